@@ -46,6 +46,11 @@ func (r *Register) CreateUser(ctx context.Context, actor User, in UserInput) (u 
 	if !in.Role.Valid() {
 		return u, Invalid("role", "role must be admin, equipment_manager, commander, officer or auditor")
 	}
+	// The password hash is deliberately slow: refuse the unauthorised
+	// before spending it.
+	if !actor.Role.Can(PermManageUsers) {
+		return u, Errorf(EFORBIDDEN, "role %s may not create users", actor.Role)
+	}
 	hash, err := HashPassword(in.Password)
 	if err != nil {
 		return u, err

@@ -48,6 +48,11 @@ var permissions = map[Role][]Permission{
 	RoleAuditor:   {PermReadRegister, PermReadAudit, PermReadCoverage},
 }
 
+// Permissions lists what role r may do.
+func (r Role) Permissions() []Permission {
+	return append([]Permission{}, permissions[r]...)
+}
+
 // Can reports whether role r holds permission p.
 func (r Role) Can(p Permission) bool {
 	for _, q := range permissions[r] {
