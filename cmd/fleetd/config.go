@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is everything fleetd is told at start. Each flag is also read
+// from the environment as FLEET_<NAME> (upper case, '-' → '_'); a flag on
+// the command line wins.
+type Config struct {
+	DataDir       string
+	HTTPAddr      string
+	MQTTAddr      string // embedded broker listener; "" disables it
+	MQTTURL       string // external broker; replaces the embedded one
+	MQTTUser      string
+	MQTTPassword  string
+	RTSPAddr      string
+	DB            string
+	InfluxURL     string
+	InfluxToken   string
+	InfluxOrg     string
+	InfluxBucket  string
+	Evidence      string
+	AdminPassword string
+	LogLevel      slog.Level
+	Demo          bool
+	DemoOfficers  int
+}
+
+// ParseConfig reads flags from args and the environment.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("fleetd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DataDir, "data", "data", "directory for the embedded register, time series and evidence")
+	fs.StringVar(&c.HTTPAddr, "http", ":8080", "HTTP listen address (API and web UI)")
+	fs.StringVar(&c.MQTTAddr, "mqtt", ":1883", "embedded MQTT broker listen address")
+	fs.StringVar(&c.MQTTURL, "mqtt-url", "", "external MQTT broker URL (tcp://host:1883); disables the embedded broker")
+	fs.StringVar(&c.MQTTUser, "mqtt-user", "", "username of the ingest consumer at the external broker")
+	fs.StringVar(&c.MQTTPassword, "mqtt-password", "", "password of the ingest consumer at the external broker")
+	fs.StringVar(&c.RTSPAddr, "rtsp", ":8554", "RTSP listen address of the video relay")
+	fs.StringVar(&c.DB, "db", "", "register database: postgres://… or a SQLite file (default DATA/fleet.db)")
+	fs.StringVar(&c.InfluxURL, "influx-url", "", "InfluxDB URL; empty uses the embedded time-series store")
+	fs.StringVar(&c.InfluxToken, "influx-token", "", "InfluxDB token (1.8: user:password)")
+	fs.StringVar(&c.InfluxOrg, "influx-org", "", "InfluxDB organisation")
+	fs.StringVar(&c.InfluxBucket, "influx-bucket", "telemetry/autogen", "InfluxDB bucket")
+	fs.StringVar(&c.Evidence, "evidence", "", "evidence store: s3://… or a directory (default DATA/evidence)")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the first admin on an empty register (default: generated and printed once)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&c.Demo, "demo", false, "seed a demo province and run the device simulator against this service")
+	fs.IntVar(&c.DemoOfficers, "demo-officers", 300, "officers in the demo province")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "FLEET_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", env, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return c, fmt.Errorf("-log-level: %w", err)
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.DataDir, "fleet.db")
+	}
+	if c.Evidence == "" {
+		c.Evidence = filepath.Join(c.DataDir, "evidence")
+	}
+	if c.MQTTURL != "" {
+		c.MQTTAddr = ""
+	}
+	return c, nil
+}
+
+func mkdirData(c Config) error {
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	return nil
+}
