@@ -166,6 +166,21 @@ func unitIn(ctx context.Context, tx Tx, actor User, perm Permission, id, field s
 	return u, nil
 }
 
+// narrowScope returns the scope of a list: actor's subtree, or the subtree
+// of unitID when given, which must lie within it.
+func narrowScope(ctx context.Context, tx Tx, actor User, unitID string) (string, error) {
+	if unitID == "" {
+		return actor.Scope(), nil
+	}
+	u, err := tx.Unit(ctx, unitID)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && !PathContains(actor.Scope(), u.Path)) {
+		return "", Invalid("unit_id", "unit %s does not exist", unitID)
+	} else if err != nil {
+		return "", err
+	}
+	return u.Path, nil
+}
+
 // inScope hides a record outside actor's subtree as not found.
 func inScope(actor User, path, what string) error {
 	if !PathContains(actor.Scope(), path) {

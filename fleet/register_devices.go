@@ -240,10 +240,14 @@ func (r *Register) DeviceHistory(ctx context.Context, actor User, id string) (cs
 	return cs, err
 }
 
-// Devices lists devices in actor's subtree.
+// Devices lists devices in actor's subtree; f.UnitID narrows the list to
+// that unit's subtree.
 func (r *Register) Devices(ctx context.Context, actor User, f DeviceFilter) (items []Device, next string, err error) {
-	f.Scope = actor.Scope()
 	err = r.store.View(ctx, func(tx Tx) error {
+		if f.Scope, err = narrowScope(ctx, tx, actor, f.UnitID); err != nil {
+			return err
+		}
+		f.UnitID = ""
 		items, next, err = tx.Devices(ctx, f)
 		return err
 	})

@@ -238,10 +238,14 @@ func (r *Register) OfficerHistory(ctx context.Context, actor User, id string) (v
 	return vs, err
 }
 
-// Officers lists officers in actor's subtree.
+// Officers lists officers in actor's subtree; f.UnitID narrows the list
+// to that unit's subtree, as a manager choosing a city expects.
 func (r *Register) Officers(ctx context.Context, actor User, f OfficerFilter) (items []Officer, next string, err error) {
-	f.Scope = actor.Scope()
 	err = r.store.View(ctx, func(tx Tx) error {
+		if f.Scope, err = narrowScope(ctx, tx, actor, f.UnitID); err != nil {
+			return err
+		}
+		f.UnitID = ""
 		items, next, err = tx.Officers(ctx, f)
 		return err
 	})

@@ -35,13 +35,14 @@ type UnitFilter struct {
 
 type OfficerFilter struct {
 	Scope  string
-	UnitID string
+	UnitID string // exactly this unit; the register narrows Scope instead for a subtree
 	Query  string // name or badge number contains
 	Page
 }
 
 type DeviceFilter struct {
 	Scope  string
+	UnitID string // the register narrows Scope to this unit's subtree
 	Kind   DeviceKind
 	Status DeviceStatus
 	Query  string // serial or model contains
@@ -53,6 +54,10 @@ type AssignmentFilter struct {
 	DeviceID  string
 	OfficerID string
 	OpenOnly  bool
+	// Since keeps assignments that began or ended at or after it: the
+	// movements of a day at the assignment desk.
+	Since       time.Time
+	NewestFirst bool
 	Page
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -139,7 +140,7 @@ func (s *Server) listDevices(c *gin.Context) {
 		return
 	}
 	f := fleet.DeviceFilter{Kind: fleet.DeviceKind(c.Query("kind")), Status: fleet.DeviceStatus(c.Query("status")),
-		Query: c.Query("q"), Page: page}
+		UnitID: c.Query("unit_id"), Query: c.Query("q"), Page: page}
 	if f.Kind != "" && !f.Kind.Valid() {
 		WriteError(c, fleet.Invalid("kind", "kind must be recorder, vehicle_terminal or ais_unit"))
 		return
@@ -232,12 +233,38 @@ func (s *Server) listAssignments(c *gin.Context) {
 		return
 	}
 	f := fleet.AssignmentFilter{DeviceID: c.Query("device"), OfficerID: c.Query("officer"), OpenOnly: open, Page: page}
+	if v := c.Query("since"); v != "" {
+		if f.Since, err = parseSince(v); err != nil {
+			WriteError(c, err)
+			return
+		}
+	}
+	switch c.Query("order") {
+	case "", "oldest":
+	case "newest":
+		f.NewestFirst = true
+	default:
+		WriteError(c, fleet.Invalid("order", "order must be oldest or newest"))
+		return
+	}
 	items, next, err := s.reg.Assignments(c.Request.Context(), Actor(c), f)
 	if err != nil {
 		WriteError(c, err)
 		return
 	}
 	WriteList(c, items, next)
+}
+
+// parseSince reads a day (YYYY-MM-DD, from its start in China time) or an
+// RFC 3339 instant.
+func parseSince(v string) (time.Time, error) {
+	if d, err := fleet.ParseDate(v); err == nil && d.InRange() {
+		return d.Start(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fleet.Invalid("since", "since must be YYYY-MM-DD or an RFC 3339 time")
 }
 
 // ---- users ----

@@ -42,11 +42,19 @@ func (t *tx) Assignments(ctx context.Context, f fleet.AssignmentFilter) ([]fleet
 	if f.OpenOnly {
 		q.where("a.end_at IS NULL")
 	}
+	if !f.Since.IsZero() {
+		since := q.arg(ms(f.Since))
+		q.where("(a.start_at >= " + since + " OR a.end_at >= " + since + ")")
+	}
+	order, after := "a.id", "a.id > "
+	if f.NewestFirst {
+		order, after = "a.id DESC", "a.id < "
+	}
 	if f.After != "" {
-		q.where("a.id > " + q.arg(f.After))
+		q.where(after + q.arg(f.After))
 	}
 	limit := pageLimit(f.Page)
-	query := q.sql("SELECT "+assignmentCols+" FROM assignments a JOIN units u ON u.id = a.unit_id", "a.id", limit+1)
+	query := q.sql("SELECT "+assignmentCols+" FROM assignments a JOIN units u ON u.id = a.unit_id", order, limit+1)
 	return list(ctx, t, "list assignments", query, q.args, limit, scanAssignment,
 		func(a fleet.Assignment) string { return a.ID })
 }
