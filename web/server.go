@@ -98,6 +98,9 @@ type Deps struct {
 	// UI is the browser application, served at / with index.html for
 	// every unknown path (a single-page app); nil serves no UI.
 	UI fs.FS
+	// Evidence serves the dock offload and evidence routes (dock.go);
+	// zero answers 503 there.
+	Evidence EvidenceDeps
 }
 
 // Server is the HTTP API. Build it with New, add routes with Mount, then
@@ -114,6 +117,8 @@ type Server struct {
 	public     *gin.RouterGroup // /api/v1, no token
 	reqMetrics *httpMetrics
 	logins     chan struct{} // a slot per password check allowed at once
+	ev         *evidenceAPI
+	vessels    VesselSource // nil until MountVessels: the vessel routes answer 503
 }
 
 // New builds the server and registers every route of the register API.
@@ -129,6 +134,7 @@ func New(cfg Config, deps Deps) *Server {
 		metrics: deps.Metrics,
 		ready:   map[string]Check{},
 		ui:      deps.UI,
+		ev:      newEvidenceAPI(deps.Evidence),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -226,4 +232,7 @@ func (s *Server) routes() {
 	a.PATCH("/users/:id", s.updateUser)
 
 	a.GET("/audit", s.listAudit)
+
+	s.evidenceRoutes()
+	s.vesselRoutes()
 }
