@@ -118,7 +118,6 @@ type Server struct {
 	reqMetrics *httpMetrics
 	logins     chan struct{} // a slot per password check allowed at once
 	ev         *evidenceAPI
-	vessels    VesselSource // nil until MountVessels: the vessel routes answer 503
 }
 
 // New builds the server and registers every route of the register API.
@@ -234,5 +233,4 @@ func (s *Server) routes() {
 	a.GET("/audit", s.listAudit)
 
 	s.evidenceRoutes()
-	s.vesselRoutes()
 }
