@@ -36,3 +36,13 @@ func (r *Register) UnitPath(ctx context.Context, id string) (string, error) {
 	})
 	return path, err
 }
+
+// LookupUser returns a user by id, for attributing what the service
+// observed a user do (watching video) in the audit log.
+func (r *Register) LookupUser(ctx context.Context, id string) (u User, err error) {
+	err = r.store.View(ctx, func(tx Tx) error {
+		u, err = tx.User(ctx, id)
+		return err
+	})
+	return u, err
+}

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lawfleet/fleet/cmd/devsim/internal/fleetapi"
-	"github.com/lawfleet/fleet/cmd/devsim/internal/seed"
+	"github.com/lawfleet/fleet/devices/sim/fleetapi"
+	"github.com/lawfleet/fleet/devices/sim/seed"
 	"github.com/lawfleet/fleet/fleet"
 )
 

@@ -21,6 +21,7 @@ type Config struct {
 	MQTTUser      string
 	MQTTPassword  string
 	RTSPAddr      string
+	PublicHost    string // host devices reach this service at, for URLs sent to them
 	DB            string
 	InfluxURL     string
 	InfluxToken   string
@@ -45,6 +46,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.MQTTUser, "mqtt-user", "", "username of the ingest consumer at the external broker")
 	fs.StringVar(&c.MQTTPassword, "mqtt-password", "", "password of the ingest consumer at the external broker")
 	fs.StringVar(&c.RTSPAddr, "rtsp", ":8554", "RTSP listen address of the video relay")
+	fs.StringVar(&c.PublicHost, "public-host", "", "host name or address devices reach this service at (default: the host name)")
 	fs.StringVar(&c.DB, "db", "", "register database: postgres://… or a SQLite file (default DATA/fleet.db)")
 	fs.StringVar(&c.InfluxURL, "influx-url", "", "InfluxDB URL; empty uses the embedded time-series store")
 	fs.StringVar(&c.InfluxToken, "influx-token", "", "InfluxDB token (1.8: user:password)")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lawfleet/fleet/cmd/devsim/internal/fleetapi"
+	"github.com/lawfleet/fleet/devices/sim/fleetapi"
 	"github.com/lawfleet/fleet/fleet"
 	"github.com/lawfleet/fleet/fleet/sqlstore"
 	"github.com/lawfleet/fleet/fleet/sqlstore/sqltest"

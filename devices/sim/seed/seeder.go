@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/lawfleet/fleet/cmd/devsim/internal/fleetapi"
+	"github.com/lawfleet/fleet/devices/sim/fleetapi"
 	"github.com/lawfleet/fleet/fleet"
 )
 

@@ -1,0 +1,142 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/video"
+)
+
+// VideoSource is the live video relay.
+type VideoSource interface {
+	Live(ctx context.Context, deviceID string) (video.LiveInfo, error)
+	Handler() http.Handler
+}
+
+// MountVideo serves the relay's HLS under /video/ and answers
+// GET /api/v1/devices/{id}/live with the playback URLs.
+func (s *Server) MountVideo(v VideoSource) {
+	h := gin.WrapH(v.Handler())
+	s.engine.GET("/video/*path", h)
+	s.engine.HEAD("/video/*path", h)
+	s.api.GET("/devices/:id/live", func(c *gin.Context) {
+		actor, id := Actor(c), c.Param("id")
+		if err := s.mayWatch(c.Request.Context(), actor, id); err != nil {
+			WriteError(c, err)
+			return
+		}
+		info, err := v.Live(c.Request.Context(), id)
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		// Browsers fetch playlists and segments without our header, so
+		// the token rides in the query; gohlslib carries it into every
+		// URL of the playlist.
+		token, _ := c.Get(ctxToken)
+		tok, _ := token.(string)
+		info.HLS += "?token=" + url.QueryEscape(tok)
+		c.JSON(http.StatusOK, info)
+	})
+}
+
+// mayWatch checks that actor may watch device id: permission live.watch
+// and the device in actor's subtree.
+func (s *Server) mayWatch(ctx context.Context, actor fleet.User, id string) error {
+	if !actor.Role.Can(fleet.PermWatchLive) {
+		return fleet.Errorf(fleet.EFORBIDDEN, "role %s may not watch live video", actor.Role)
+	}
+	_, err := s.reg.Device(ctx, actor, id)
+	return err
+}
+
+// AuthorizeVideo is the relay's check of an HLS request: a live session
+// token (header or ?token=) whose user may watch deviceID.
+func (s *Server) AuthorizeVideo(r *http.Request, deviceID string) error {
+	u, err := s.videoUser(r)
+	if err != nil {
+		return err
+	}
+	return s.mayWatch(r.Context(), u, deviceID)
+}
+
+// VideoViewer names the user behind an HLS request, by id, for the audit.
+func (s *Server) VideoViewer(r *http.Request) string {
+	u, err := s.videoUser(r)
+	if err != nil {
+		return ""
+	}
+	return u.ID
+}
+
+// VideoAudit writes each viewing session to the audit log: who watched
+// which device, from when to when.
+type VideoAudit struct {
+	reg    *fleet.Register
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	started map[[2]string]time.Time // (device, viewer) → start
+}
+
+// maxOpenViews bounds the starts remembered; the relay caps viewers too.
+const maxOpenViews = 10_000
+
+func NewVideoAudit(reg *fleet.Register, logger *slog.Logger) *VideoAudit {
+	return &VideoAudit{reg: reg, logger: logger, started: map[[2]string]time.Time{}}
+}
+
+func (a *VideoAudit) ViewStarted(deviceID, viewer string, at time.Time) {
+	a.mu.Lock()
+	if len(a.started) < maxOpenViews {
+		a.started[[2]string{deviceID, viewer}] = at
+	}
+	a.mu.Unlock()
+	a.record(deviceID, viewer, "video.view_start", map[string]any{"from": at.UTC()})
+}
+
+func (a *VideoAudit) ViewEnded(deviceID, viewer string, at time.Time) {
+	key := [2]string{deviceID, viewer}
+	a.mu.Lock()
+	from, ok := a.started[key]
+	delete(a.started, key)
+	a.mu.Unlock()
+	after := map[string]any{"to": at.UTC()}
+	if ok {
+		after["from"] = from.UTC()
+	}
+	a.record(deviceID, viewer, "video.view_end", after)
+}
+
+func (a *VideoAudit) record(deviceID, viewer, action string, after map[string]any) {
+	// The relay calls from its own goroutines with no request context.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u, err := a.reg.LookupUser(ctx, viewer)
+	if err != nil {
+		u = fleet.User{ID: viewer, Username: viewer}
+	}
+	unitID := ""
+	if d, err := a.reg.LookupDevice(ctx, deviceID); err == nil {
+		unitID = d.UnitID
+	}
+	if err := a.reg.RecordAudit(ctx, u, action, "device", deviceID, unitID, nil, after); err != nil {
+		a.logger.Error("audit video viewing", "device", deviceID, "viewer", viewer, "err", err)
+	}
+}
+
+func (s *Server) videoUser(r *http.Request) (fleet.User, error) {
+	token, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		token = strings.TrimSpace(r.URL.Query().Get("token"))
+	}
+	return s.reg.Authenticate(r.Context(), token)
+}
