@@ -21,31 +21,46 @@ type VideoSource interface {
 	Handler() http.Handler
 }
 
-// MountVideo serves the relay's HLS under /video/ and answers
-// GET /api/v1/devices/{id}/live with the playback URLs.
-func (s *Server) MountVideo(v VideoSource) {
-	h := gin.WrapH(v.Handler())
-	s.engine.GET("/video/*path", h)
-	s.engine.HEAD("/video/*path", h)
-	s.api.GET("/devices/:id/live", func(c *gin.Context) {
-		actor, id := Actor(c), c.Param("id")
-		if err := s.mayWatch(c.Request.Context(), actor, id); err != nil {
-			WriteError(c, err)
+// MountVideo connects the relay: its HLS is served under /video/ and
+// GET /api/v1/devices/{id}/live answers with the playback URLs. Until then
+// both answer 503.
+func (s *Server) MountVideo(v VideoSource) { s.video = v }
+
+func (s *Server) videoRoutes() {
+	hls := func(c *gin.Context) {
+		if s.video == nil {
+			WriteError(c, fleet.Errorf(fleet.EUNAVAILABLE, "live video is not enabled"))
 			return
 		}
-		info, err := v.Live(c.Request.Context(), id)
-		if err != nil {
-			WriteError(c, err)
-			return
-		}
-		// Browsers fetch playlists and segments without our header, so
-		// the token rides in the query; gohlslib carries it into every
-		// URL of the playlist.
-		token, _ := c.Get(ctxToken)
-		tok, _ := token.(string)
-		info.HLS += "?token=" + url.QueryEscape(tok)
-		c.JSON(http.StatusOK, info)
-	})
+		s.video.Handler().ServeHTTP(c.Writer, c.Request)
+	}
+	s.engine.GET("/video/*path", hls)
+	s.engine.HEAD("/video/*path", hls)
+	s.api.GET("/devices/:id/live", s.deviceLive)
+}
+
+func (s *Server) deviceLive(c *gin.Context) {
+	if s.video == nil {
+		WriteError(c, fleet.Errorf(fleet.EUNAVAILABLE, "live video is not enabled"))
+		return
+	}
+	actor, id := Actor(c), c.Param("id")
+	if err := s.mayWatch(c.Request.Context(), actor, id); err != nil {
+		WriteError(c, err)
+		return
+	}
+	info, err := s.video.Live(c.Request.Context(), id)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	// Browsers fetch playlists and segments without our header, so the
+	// token rides in the query; gohlslib carries it into every URL of the
+	// playlist.
+	token, _ := c.Get(ctxToken)
+	tok, _ := token.(string)
+	info.HLS += "?token=" + url.QueryEscape(tok)
+	c.JSON(http.StatusOK, info)
 }
 
 // mayWatch checks that actor may watch device id: permission live.watch

@@ -22,6 +22,7 @@ type Config struct {
 	MQTTPassword  string
 	RTSPAddr      string
 	PublicHost    string // host devices reach this service at, for URLs sent to them
+	TicketKey     string // signs live-event tickets; the same on every process behind one balancer
 	DB            string
 	InfluxURL     string
 	InfluxToken   string
@@ -47,6 +48,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.MQTTPassword, "mqtt-password", "", "password of the ingest consumer at the external broker")
 	fs.StringVar(&c.RTSPAddr, "rtsp", ":8554", "RTSP listen address of the video relay")
 	fs.StringVar(&c.PublicHost, "public-host", "", "host name or address devices reach this service at (default: the host name)")
+	fs.StringVar(&c.TicketKey, "live-ticket-key", "", "key signing live-event tickets, shared by every fleetd behind one balancer (default: random per process)")
 	fs.StringVar(&c.DB, "db", "", "register database: postgres://… or a SQLite file (default DATA/fleet.db)")
 	fs.StringVar(&c.InfluxURL, "influx-url", "", "InfluxDB URL; empty uses the embedded time-series store")
 	fs.StringVar(&c.InfluxToken, "influx-token", "", "InfluxDB token (1.8: user:password)")

@@ -22,6 +22,7 @@ import (
 	"github.com/lawfleet/fleet/fleet/blobstore/s3"
 	"github.com/lawfleet/fleet/fleet/sqlstore"
 	"github.com/lawfleet/fleet/ingest"
+	"github.com/lawfleet/fleet/ingest/alertstore"
 	"github.com/lawfleet/fleet/ingest/dockspool"
 	"github.com/lawfleet/fleet/ingest/influx"
 	"github.com/lawfleet/fleet/ingest/mqtt"
@@ -51,6 +52,7 @@ type Main struct {
 	live     *ingest.Live
 	hub      *ingest.Hub
 	alerts   *ingest.Alerts
+	alertDB  *alertstore.Store
 	pipeline *ingest.Pipeline
 	broker   *mqttbroker.Broker // nil with an external broker
 	relay    *video.Relay
@@ -153,8 +155,8 @@ func (m *Main) openLive(ctx context.Context) (err error) {
 	if m.live, err = ingest.NewLive(ingest.LiveConfig{}, m.hub, m.metrics); err != nil {
 		return err
 	}
-	m.alerts, err = ingest.NewAlerts(ingest.AlertsConfig{}, ingest.NewMemoryAlertStore(100_000), m.register,
-		m.hub, m.metrics, m.logger)
+	m.alertDB = alertstore.New(m.store)
+	m.alerts, err = ingest.NewAlerts(ingest.AlertsConfig{}, m.alertDB, m.register, m.hub, m.metrics, m.logger)
 	if err != nil {
 		return err
 	}
@@ -242,6 +244,8 @@ func (m *Main) buildAPI(context.Context) error {
 		UI:       ui.FS(),
 		Evidence: web.EvidenceDeps{Vault: m.vault, Spool: m.dock},
 	})
+	m.api.MountLive(web.LiveDeps{Positions: m.live, Feed: m.hub, Alerts: m.alerts, AlertList: m.alertDB,
+		Tracks: m.series, TicketKey: []byte(m.cfg.TicketKey)})
 	return nil
 }
 
@@ -284,6 +288,7 @@ func (m *Main) serveHTTP(context.Context) error {
 	m.httpLn = ln
 	// No ReadTimeout: dock offloads stream files of several GB.
 	srv := &http.Server{Handler: m.api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(m.api.CloseLive) // event streams would hold Shutdown
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.logger.Error("http server", "err", err)

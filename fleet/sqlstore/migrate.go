@@ -31,6 +31,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	opts := []goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(db.logger.With("subcomponent", "migrate")),
+		// Features are built in parallel and their migrations may land
+		// out of number order; each is independent, so apply any missing.
+		goose.WithAllowOutofOrder(true),
 	}
 	if db.dialect == Postgres {
 		dir, dialect = "migrations/postgres", goose.DialectPostgres
