@@ -15,6 +15,7 @@ import (
 
 	"github.com/lawfleet/fleet/devices"
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 )
 
 // AlertKind is the condition an alert is about.
@@ -169,7 +170,7 @@ type Alerts struct {
 	hub    *Hub
 	log    *slog.Logger
 	now    func() time.Time
-	logs   *throttle
+	logs   *logthrottle.Throttle
 
 	mu     sync.Mutex
 	open   map[alertKey]*Alert
@@ -216,7 +217,7 @@ func NewAlerts(cfg AlertsConfig, store AlertStore, assign AssignmentChecker, hub
 		cfg: cfg, store: store, assign: assign, hub: hub,
 		log:    logger.With("component", "alerts"),
 		now:    time.Now,
-		logs:   newThrottle(cfg.LogEvery),
+		logs:   logthrottle.New(cfg.LogEvery),
 		open:   make(map[alertKey]*Alert),
 		openID: make(map[string]*Alert),
 		raised: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -319,7 +320,7 @@ func (a *Alerts) Offline(ctx context.Context, dev DeviceRef, at time.Time) {
 	cancel()
 	if err != nil {
 		a.failures.WithLabelValues("assignment").Inc()
-		a.logs.log(a.log, slog.LevelError, "assignment", a.now(), "assignment check failed", "device", dev.ID, "error", err)
+		a.logs.Log(a.log, slog.LevelError, "assignment", a.now(), "assignment check failed", "device", dev.ID, "error", err)
 		return
 	}
 	if assigned {
@@ -511,7 +512,7 @@ func (a *Alerts) saveErr(ctx context.Context, al Alert) error {
 	defer cancel()
 	if err := a.store.SaveAlert(cctx, al); err != nil {
 		a.failures.WithLabelValues("store").Inc()
-		a.logs.log(a.log, slog.LevelError, "store", a.now(), "alert store write failed", "alert", al.ID, "error", err)
+		a.logs.Log(a.log, slog.LevelError, "store", a.now(), "alert store write failed", "alert", al.ID, "error", err)
 		return fmt.Errorf("ingest: save alert: %w", err)
 	}
 	return nil

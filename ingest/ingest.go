@@ -10,12 +10,8 @@
 package ingest
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,56 +41,4 @@ func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 		}
 	}
 	return nil
-}
-
-// throttle aggregates noisy log lines: the first line of a key is logged
-// at once, later ones at most once per interval, with the number left out
-// in between. A flood of bad payloads therefore costs one line per key and
-// interval; the exact counts are in the metrics. Keys come from small
-// fixed sets (kind and reason), so the map stays small.
-type throttle struct {
-	every time.Duration
-	mu    sync.Mutex
-	keys  map[string]*throttled
-}
-
-type throttled struct {
-	last       time.Time
-	suppressed int
-}
-
-func newThrottle(every time.Duration) *throttle {
-	return &throttle{every: every, keys: make(map[string]*throttled)}
-}
-
-// allow reports whether a line for key may be logged now, and how many
-// were suppressed since the last one.
-func (t *throttle) allow(key string, now time.Time) (ok bool, suppressed int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := t.keys[key]
-	if k == nil {
-		if len(t.keys) >= 1024 { // a bug made keys unbounded: start over
-			clear(t.keys)
-		}
-		k = &throttled{}
-		t.keys[key] = k
-	} else if now.Sub(k.last) < t.every {
-		k.suppressed++
-		return false, 0
-	}
-	suppressed, k.suppressed, k.last = k.suppressed, 0, now
-	return true, suppressed
-}
-
-// log logs msg with args at level, throttled by key.
-func (t *throttle) log(logger *slog.Logger, level slog.Level, key string, now time.Time, msg string, args ...any) {
-	ok, suppressed := t.allow(key, now)
-	if !ok {
-		return
-	}
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed, "window", t.every)
-	}
-	logger.Log(context.Background(), level, msg, args...)
 }

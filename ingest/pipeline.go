@@ -13,6 +13,7 @@ import (
 
 	"github.com/lawfleet/fleet/devices"
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 	"github.com/lawfleet/fleet/ingest/series"
 )
 
@@ -134,7 +135,7 @@ type Pipeline struct {
 	running  atomic.Bool
 
 	m    *pipelineMetrics
-	logs *throttle
+	logs *logthrottle.Throttle
 }
 
 type checkin struct {
@@ -193,7 +194,7 @@ func NewPipeline(cfg Config, deps Deps) (*Pipeline, error) {
 		now:      deps.Now,
 		checkins: make(chan checkin, cfg.CheckinQueue),
 		stopping: make(chan struct{}),
-		logs:     newThrottle(cfg.LogEvery),
+		logs:     logthrottle.New(cfg.LogEvery),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -339,7 +340,7 @@ func (p *Pipeline) flush(ctx context.Context, s *shard) {
 	s.batch = make([]series.Point, 0, min(len(batch), p.cfg.BatchSize))
 	if err := p.writer.Write(ctx, batch); err != nil {
 		p.m.pointsDropped.Add(float64(len(batch)))
-		p.logs.log(p.log, slog.LevelError, "write", p.now(), "series write refused, points dropped",
+		p.logs.Log(p.log, slog.LevelError, "write", p.now(), "series write refused, points dropped",
 			"points", len(batch), "error", err)
 		return
 	}
@@ -449,7 +450,7 @@ func (p *Pipeline) process(ctx context.Context, s *shard, m devices.Message) {
 		if p.nmea != nil {
 			if err := p.nmea.HandleNMEA(ctx, e.ref.ID, m.Payload, recv); err != nil {
 				p.m.hookErrors.WithLabelValues("nmea").Inc()
-				p.logs.log(p.log, slog.LevelWarn, "hook/nmea", p.now(), "NMEA handler failed", "device", e.ref.ID, "error", err)
+				p.logs.Log(p.log, slog.LevelWarn, "hook/nmea", p.now(), "NMEA handler failed", "device", e.ref.ID, "error", err)
 			}
 		}
 
@@ -467,7 +468,7 @@ func (p *Pipeline) process(ctx context.Context, s *shard, m devices.Message) {
 		if p.firmware != nil {
 			if err := p.firmware.HandleFirmwareProgress(ctx, e.ref.ID, fp); err != nil {
 				p.m.hookErrors.WithLabelValues("firmware").Inc()
-				p.logs.log(p.log, slog.LevelWarn, "hook/firmware", p.now(), "firmware handler failed", "device", e.ref.ID, "error", err)
+				p.logs.Log(p.log, slog.LevelWarn, "hook/firmware", p.now(), "firmware handler failed", "device", e.ref.ID, "error", err)
 			}
 		}
 
@@ -492,7 +493,7 @@ func (p *Pipeline) cameOnline(ctx context.Context, ref DeviceRef, at time.Time) 
 
 func (p *Pipeline) reject(m devices.Message, reason string, err error) {
 	p.m.rejected.WithLabelValues(m.Kind.String(), reason).Inc()
-	p.logs.log(p.log, slog.LevelWarn, m.Kind.String()+"/"+reason, p.now(), "payload rejected",
+	p.logs.Log(p.log, slog.LevelWarn, m.Kind.String()+"/"+reason, p.now(), "payload rejected",
 		"device", m.DeviceID, "kind", m.Kind.String(), "reason", reason, "error", err)
 }
 
@@ -530,7 +531,7 @@ func (p *Pipeline) lookup(ctx context.Context, id string, stale *dirEntry, now t
 		return &dirEntry{ref: DeviceRef{ID: id}, expires: now.Add(p.cfg.DirectoryMissTTL)}
 	}
 	p.m.lookups.WithLabelValues("error").Inc()
-	p.logs.log(p.log, slog.LevelError, "directory", now, "device look-up failed", "device", id, "error", err)
+	p.logs.Log(p.log, slog.LevelError, "directory", now, "device look-up failed", "device", id, "error", err)
 	if stale != nil {
 		e := *stale
 		e.expires = now.Add(p.cfg.DirectoryMissTTL)
@@ -636,7 +637,7 @@ func (p *Pipeline) recordCheckins(ctx context.Context) {
 		cancel()
 		if err != nil {
 			p.m.checkins.WithLabelValues("error").Inc()
-			p.logs.log(p.log, slog.LevelError, "checkin", p.now(), "check-in failed", "device", c.id, "error", err)
+			p.logs.Log(p.log, slog.LevelError, "checkin", p.now(), "check-in failed", "device", c.id, "error", err)
 			continue
 		}
 		p.m.checkins.WithLabelValues("ok").Inc()

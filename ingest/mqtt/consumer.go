@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lawfleet/fleet/devices"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 )
 
 // Handler takes device messages (ingest.Pipeline implements it). Handle
@@ -110,7 +111,7 @@ type Consumer struct {
 	subs    sync.WaitGroup // onConnect calls under way
 
 	m    *metrics
-	logs *throttle
+	logs *logthrottle.Throttle
 }
 
 // New returns a consumer; Run connects it. reg (may be nil) gets its
@@ -143,7 +144,7 @@ func New(cfg Config, h Handler, reg prometheus.Registerer, logger *slog.Logger) 
 		log: logger.With("component", "mqtt.consumer", "client_id", cfg.ClientID),
 		ctx: ctx, cancel: cancel,
 		done: make(chan struct{}),
-		logs: newThrottle(cfg.LogEvery),
+		logs: logthrottle.New(cfg.LogEvery),
 	}
 	if reg != nil {
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"client_id": cfg.ClientID}, reg)
@@ -173,10 +174,10 @@ func New(cfg Config, h Handler, reg prometheus.Registerer, logger *slog.Logger) 
 		SetOnConnectHandler(c.onConnect).
 		SetConnectionLostHandler(c.onConnectionLost).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-			c.logs.log(c.log, slog.LevelWarn, "reconnect", time.Now(), "reconnecting to MQTT broker", "url", cfg.URL)
+			c.logs.Log(c.log, slog.LevelWarn, "reconnect", time.Now(), "reconnecting to MQTT broker", "url", cfg.URL)
 		}).
 		SetConnectionAttemptHandler(func(broker *url.URL, tc *tls.Config) *tls.Config {
-			c.logs.log(c.log, slog.LevelInfo, "attempt", time.Now(), "connecting to MQTT broker", "broker", broker.Redacted())
+			c.logs.Log(c.log, slog.LevelInfo, "attempt", time.Now(), "connecting to MQTT broker", "broker", broker.Redacted())
 			return tc
 		})
 	c.client = paho.NewClient(opts)
@@ -302,7 +303,7 @@ func (c *Consumer) onMessage(_ paho.Client, msg paho.Message) {
 	t, err := devices.ParseTopic(msg.Topic())
 	if err != nil || t.Kind == devices.TopicCommand {
 		c.m.dropped.WithLabelValues("topic").Inc()
-		c.logs.log(c.log, slog.LevelWarn, "topic", time.Now(), "message on an unexpected topic dropped", "topic", msg.Topic())
+		c.logs.Log(c.log, slog.LevelWarn, "topic", time.Now(), "message on an unexpected topic dropped", "topic", msg.Topic())
 		msg.Ack()
 		return
 	}
@@ -312,7 +313,7 @@ func (c *Consumer) onMessage(_ paho.Client, msg paho.Message) {
 	if err != nil {
 		// Not acknowledged: the broker redelivers it on the next session.
 		c.m.dropped.WithLabelValues("handler").Inc()
-		c.logs.log(c.log, slog.LevelWarn, "handler", time.Now(), "message not taken by the handler", "error", err)
+		c.logs.Log(c.log, slog.LevelWarn, "handler", time.Now(), "message not taken by the handler", "error", err)
 		return
 	}
 	msg.Ack()

@@ -1,11 +1,7 @@
 package mqtt
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,41 +44,4 @@ func newMetrics(reg prometheus.Registerer, connected func() float64) (*metrics, 
 		}
 	}
 	return m, nil
-}
-
-// throttle aggregates noisy log lines per key: the first is logged at
-// once, later ones at most once per interval with the number left out.
-type throttle struct {
-	every time.Duration
-	mu    sync.Mutex
-	keys  map[string]*throttled
-}
-
-type throttled struct {
-	last       time.Time
-	suppressed int
-}
-
-func newThrottle(every time.Duration) *throttle {
-	return &throttle{every: every, keys: make(map[string]*throttled)}
-}
-
-func (t *throttle) log(logger *slog.Logger, level slog.Level, key string, now time.Time, msg string, args ...any) {
-	t.mu.Lock()
-	k := t.keys[key]
-	if k == nil {
-		k = &throttled{}
-		t.keys[key] = k // keys are a small fixed set
-	} else if now.Sub(k.last) < t.every {
-		k.suppressed++
-		t.mu.Unlock()
-		return
-	}
-	suppressed := k.suppressed
-	k.suppressed, k.last = 0, now
-	t.mu.Unlock()
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed, "window", t.every)
-	}
-	logger.Log(context.Background(), level, msg, args...)
 }

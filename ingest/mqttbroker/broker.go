@@ -35,6 +35,7 @@ import (
 
 	"github.com/lawfleet/fleet/devices"
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 )
 
 // DeviceAuthenticator checks a device's credentials; an error with code
@@ -123,7 +124,7 @@ type Broker struct {
 	addr                 atomic.Value // string: the listener's address once serving
 
 	m    *metrics
-	logs *throttle
+	logs *logthrottle.Throttle
 }
 
 // New returns a broker that authenticates devices with auth and hands
@@ -164,7 +165,7 @@ func New(cfg Config, auth DeviceAuthenticator, h Handler, reg prometheus.Registe
 		secret: []byte(secret),
 		ctx:    ctx, cancel: cancel,
 		m:    m,
-		logs: newThrottle(cfg.LogEvery),
+		logs: logthrottle.New(cfg.LogEvery),
 	}
 	if err := srv.AddHook(&hook{b: b}, nil); err != nil {
 		cancel()
@@ -270,7 +271,7 @@ func (b *Broker) deliver(_ *mqtt.Client, _ packets.Subscription, pk packets.Pack
 	m := devices.Message{DeviceID: t.DeviceID, Kind: t.Kind, Payload: pk.Payload, Received: time.Now()}
 	if err := b.handler.Handle(b.ctx, m); err != nil {
 		b.m.dropped.WithLabelValues("handler").Inc()
-		b.logs.log(b.log, slog.LevelWarn, "handler", time.Now(), "message dropped: handler gave up",
+		b.logs.Log(b.log, slog.LevelWarn, "handler", time.Now(), "message dropped: handler gave up",
 			"device", t.DeviceID, "kind", t.Kind.String(), "error", err)
 	}
 }
@@ -312,7 +313,7 @@ func (b *Broker) authenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		b.refuse(RefusedCredentials, cl, "")
 	default:
 		b.refuse(RefusedUnavailable, cl, "")
-		b.logs.log(b.log, slog.LevelError, "auth-error", time.Now(), "device authentication failed",
+		b.logs.Log(b.log, slog.LevelError, "auth-error", time.Now(), "device authentication failed",
 			"device", user, "error", err)
 	}
 	return false
@@ -345,7 +346,7 @@ func (b *Broker) refuse(reason string, cl *mqtt.Client, topic string) {
 	if topic != "" {
 		args = append(args, "topic", truncate(topic))
 	}
-	b.logs.log(b.log, slog.LevelWarn, reason, time.Now(), "MQTT client refused", args...)
+	b.logs.Log(b.log, slog.LevelWarn, reason, time.Now(), "MQTT client refused", args...)
 }
 
 func truncate(s string) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lawfleet/fleet/devices"
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 )
 
 // HTTPAuthConfig configures the HTTP hooks for external brokers. Zero
@@ -61,7 +62,7 @@ type HTTPAuth struct {
 	cfg  HTTPAuthConfig
 	auth DeviceAuthenticator
 	log  *slog.Logger
-	logs *throttle
+	logs *logthrottle.Throttle
 
 	requests *prometheus.CounterVec
 	refused  *prometheus.CounterVec
@@ -87,7 +88,7 @@ func NewHTTPAuth(cfg HTTPAuthConfig, auth DeviceAuthenticator, reg prometheus.Re
 	h := &HTTPAuth{
 		cfg: cfg, auth: auth,
 		log:  logger.With("component", "mqttbroker.httpauth"),
-		logs: newThrottle(cfg.LogEvery),
+		logs: logthrottle.New(cfg.LogEvery),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleet_mqtt_httpauth_requests_total", Help: "External broker auth and ACL requests, by endpoint and result.",
 		}, []string{"endpoint", "result"}),
@@ -180,7 +181,7 @@ func (h *HTTPAuth) authenticate(ctx context.Context, req authRequest) (reason, m
 	case fleet.EUNAUTHORIZED, fleet.ENOTFOUND:
 		return RefusedCredentials, "unknown device or wrong secret"
 	}
-	h.logs.log(h.log, slog.LevelError, "auth-error", time.Now(), "device authentication failed",
+	h.logs.Log(h.log, slog.LevelError, "auth-error", time.Now(), "device authentication failed",
 		"device", req.Username, "error", err)
 	return RefusedUnavailable, "register unavailable"
 }
@@ -273,7 +274,7 @@ func (h *HTTPAuth) allow(w http.ResponseWriter, endpoint string) {
 func (h *HTTPAuth) deny(w http.ResponseWriter, endpoint, reason, msg string, args ...any) {
 	h.requests.WithLabelValues(endpoint, "deny").Inc()
 	h.refused.WithLabelValues(reason).Inc()
-	h.logs.log(h.log, slog.LevelWarn, reason, time.Now(), "MQTT client refused",
+	h.logs.Log(h.log, slog.LevelWarn, reason, time.Now(), "MQTT client refused",
 		append([]any{"endpoint", endpoint, "reason", reason, "detail", msg}, args...)...)
 	writeAnswer(w, h.cfg.DenyStatus, authAnswer{Result: "deny", Error: reason})
 }

@@ -1,11 +1,7 @@
 package video
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -97,35 +93,4 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
-}
-
-// throttle logs a noisy kind of event (a refusal reason, a stream error
-// kind) at most once per interval, with the number of lines left out; the
-// exact counts are in the metrics. Keys are a small fixed set.
-type throttle struct {
-	every time.Duration
-	mu    sync.Mutex
-	last  map[string]time.Time
-	quiet map[string]int
-}
-
-func newThrottle(every time.Duration) *throttle {
-	return &throttle{every: every, last: make(map[string]time.Time), quiet: make(map[string]int)}
-}
-
-func (t *throttle) log(logger *slog.Logger, level slog.Level, key, msg string, args ...any) {
-	now := time.Now()
-	t.mu.Lock()
-	if last, ok := t.last[key]; ok && now.Sub(last) < t.every {
-		t.quiet[key]++
-		t.mu.Unlock()
-		return
-	}
-	n := t.quiet[key]
-	t.last[key], t.quiet[key] = now, 0
-	t.mu.Unlock()
-	if n > 0 {
-		args = append(args, "suppressed", n, "window", t.every)
-	}
-	logger.Log(context.Background(), level, msg, args...)
 }

@@ -67,7 +67,7 @@ func (pl *puller) run() {
 		if streak == 1 {
 			pl.log.Warn("pull failed", "err", err, "retry_in", wait)
 		} else {
-			pl.r.noisy.log(pl.log, slog.LevelWarn, "pull-retry", "pull failed again", "err", err, "failures", streak, "retry_in", wait)
+			pl.r.noisy.Log(pl.log, slog.LevelWarn, "pull-retry", time.Now(), "pull failed again", "err", err, "failures", streak, "retry_in", wait)
 		}
 
 		// ±20% jitter, so that terminals cut off together do not all

@@ -42,7 +42,7 @@ func status(code base.StatusCode) *base.Response { return &base.Response{StatusC
 // refuse counts and logs a refusal (at most once per reason per LogEvery).
 func (r *Relay) refuse(reason, deviceID string, conn *gortsplib.ServerConn) {
 	r.m.refused.WithLabelValues(reason).Inc()
-	r.noisy.log(r.log, slog.LevelWarn, "refused:"+reason, "RTSP refused",
+	r.noisy.Log(r.log, slog.LevelWarn, "refused:"+reason, time.Now(), "RTSP refused",
 		"reason", reason, "path", deviceID, "remote", conn.NetConn().RemoteAddr().String())
 }
 
@@ -79,7 +79,7 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		return status(base.StatusUnauthorized), liberrors.ErrServerAuth{}
 	case err != nil:
 		r.refuse(RefusedUnavailable, id, ctx.Conn)
-		r.noisy.log(r.log, slog.LevelError, "auth-error", "check push credentials", "err", err)
+		r.noisy.Log(r.log, slog.LevelError, "auth-error", time.Now(), "check push credentials", "err", err)
 		return status(base.StatusServiceUnavailable), errRefused
 	}
 
@@ -282,7 +282,7 @@ func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Respo
 // counted, logged now and then.
 func (h *rtspHandler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
 	h.r.m.streamErrors.WithLabelValues(errPacketsLost).Add(float64(ctx.Lost))
-	h.r.noisy.log(h.r.log, slog.LevelWarn, "stream:"+errPacketsLost, "RTP packets lost",
+	h.r.noisy.Log(h.r.log, slog.LevelWarn, "stream:"+errPacketsLost, time.Now(), "RTP packets lost",
 		"lost", ctx.Lost, "path", ctx.Session.SetuppedPath())
 }
 

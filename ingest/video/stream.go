@@ -180,7 +180,7 @@ func (st *stream) close() {
 // streamError counts a per-packet problem and logs it now and then.
 func (r *Relay) streamError(kind, deviceID string, err error) {
 	r.m.streamErrors.WithLabelValues(kind).Inc()
-	r.noisy.log(r.log, slog.LevelWarn, "stream:"+kind, "stream error", "kind", kind, "device", deviceID, "err", err)
+	r.noisy.Log(r.log, slog.LevelWarn, "stream:"+kind, time.Now(), "stream error", "kind", kind, "device", deviceID, "err", err)
 }
 
 // describe lists a description's formats for the log, e.g. "H264 MPEG-4 Audio".

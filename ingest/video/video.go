@@ -75,6 +75,7 @@ import (
 
 	"github.com/lawfleet/fleet/devices"
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/ingest/internal/logthrottle"
 )
 
 // DeviceAuthenticator checks a device's credentials; an error with code
@@ -254,7 +255,7 @@ type Relay struct {
 	viewerOf  func(*http.Request) string
 	log       *slog.Logger
 	m         *metrics
-	noisy     *throttle
+	noisy     *logthrottle.Throttle
 	authSem   chan struct{}
 
 	ctx    context.Context // canceled by Close: ends waits and pulls
@@ -321,7 +322,7 @@ func New(cfg Config, deps Deps) (*Relay, error) {
 		viewerOf:  viewerOf,
 		log:       logger.With("component", "video"),
 		m:         m,
-		noisy:     newThrottle(cfg.LogEvery),
+		noisy:     logthrottle.New(cfg.LogEvery),
 		authSem:   make(chan struct{}, cfg.MaxConcurrentAuth),
 		ctx:       ctx,
 		cancel:    cancel,
