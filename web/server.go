@@ -118,8 +118,9 @@ type Server struct {
 	reqMetrics *httpMetrics
 	logins     chan struct{} // a slot per password check allowed at once
 	ev         *evidenceAPI
-	video      VideoSource // nil until MountVideo: video routes answer 503
-	live       *liveAPI    // live positions, events, alerts, tracks (live.go); 503 until MountLive
+	vessels    VesselSource // nil until MountVessels: the vessel routes answer 503
+	video      VideoSource  // nil until MountVideo: video routes answer 503
+	live       *liveAPI     // live positions, events, alerts, tracks (live.go); 503 until MountLive
 }
 
 // New builds the server and registers every route of the register API.
@@ -235,6 +236,8 @@ func (s *Server) routes() {
 	a.GET("/audit", s.listAudit)
 
 	s.evidenceRoutes()
+	s.caseRoutes()
+	s.vesselRoutes()
 	s.liveRoutes()
 	s.videoRoutes()
 }

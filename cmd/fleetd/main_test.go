@@ -174,6 +174,35 @@ func TestEmbeddedDefaults(t *testing.T) {
 	eventually(t, "lat 200 rejected and counted", func() bool {
 		return metric(t, m, `fleet_ingest_rejected_total{kind="telemetry",reason="out_of_range"}`) == "1"
 	})
+	// An enforcement boat's AIS unit relays its own ship's report.
+	var ais fleet.NewDevice
+	var units struct{ Items []fleet.Unit }
+	a.do("GET", "/api/v1/units", nil, &units)
+	if code := a.do("POST", "/api/v1/devices", fleet.DeviceInput{Kind: fleet.KindAISUnit, Serial: "AIS-0001",
+		UnitID: units.Items[0].ID, MMSI: "371798000"}, &ais); code != 201 {
+		t.Fatalf("create AIS unit: %d", code)
+	}
+	boat, err := connect(t, broker, ais.ID, ais.MQTTSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, boat, "fleet/v1/"+ais.ID+"/nmea", "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*4A\r\n")
+	publish(t, boat, "fleet/v1/"+ais.ID+"/nmea", "!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CQ,0*FF")
+	var v struct {
+		MMSI        string  `json:"mmsi"`
+		Lat         float64 `json:"lat"`
+		Enforcement bool    `json:"enforcement"`
+	}
+	eventually(t, "vessel on the map", func() bool {
+		return a.do("GET", "/api/v1/vessels/371798000", nil, &v) == 200
+	})
+	if v.Lat < 48.38 || v.Lat > 48.39 || !v.Enforcement {
+		t.Errorf("vessel = %+v, want lat 48.3816 and enforcement", v)
+	}
+	eventually(t, "bad checksum counted", func() bool {
+		return metric(t, m, `fleet_ais_bad_input_total{kind="checksum"}`) == "1"
+	})
+
 	var ready map[string]any
 	if code := a.do("GET", "/readyz", nil, &ready); code != 200 {
 		t.Errorf("readyz %d %v", code, ready)

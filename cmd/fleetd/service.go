@@ -29,6 +29,7 @@ import (
 	"github.com/lawfleet/fleet/ingest/mqttbroker"
 	"github.com/lawfleet/fleet/ingest/series"
 	"github.com/lawfleet/fleet/ingest/tsembed"
+	"github.com/lawfleet/fleet/ingest/vessels"
 	"github.com/lawfleet/fleet/ingest/video"
 	"github.com/lawfleet/fleet/web"
 	"github.com/lawfleet/fleet/web/ui"
@@ -54,6 +55,7 @@ type Main struct {
 	alerts   *ingest.Alerts
 	alertDB  *alertstore.Store
 	pipeline *ingest.Pipeline
+	vessels  *vessels.Tracker
 	broker   *mqttbroker.Broker // nil with an external broker
 	relay    *video.Relay
 	vault    *fleet.Vault
@@ -163,11 +165,38 @@ func (m *Main) openLive(ctx context.Context) (err error) {
 	return m.alerts.Restore(ctx)
 }
 
+// publicURL is the address devices reach an API path at.
+func (m *Main) publicURL(path string) string {
+	host := m.cfg.PublicHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	_, port, _ := net.SplitHostPort(m.httpLn.Addr().String())
+	return "http://" + net.JoinHostPort(host, port) + path
+}
+
 // startIngest starts the pipeline, then its intake: the embedded broker
 // or a consumer of the external one.
 func (m *Main) startIngest(ctx context.Context) (err error) {
+	m.vessels, err = vessels.New(vessels.Config{}, vessels.Deps{Writer: m.series, Register: m.register,
+		Registry: m.metrics, Logger: m.logger})
+	if err != nil {
+		return err
+	}
+	if err := m.vessels.Start(ctx); err != nil {
+		return err
+	}
+	m.onClose(m.vessels.Close)
+	for network, addr := range map[string]string{"udp": m.cfg.AISUDP, "tcp": m.cfg.AISTCP} {
+		if addr == "" {
+			continue
+		}
+		if _, err := m.vessels.Listen(ctx, network, addr); err != nil {
+			return fmt.Errorf("AIS %s listener: %w", network, err)
+		}
+	}
 	m.pipeline, err = ingest.NewPipeline(ingest.Config{}, ingest.Deps{Writer: m.series, Directory: m.register,
-		Checkins: m.register, Live: m.live, Alerts: m.alerts, Registry: m.metrics,
+		Checkins: m.register, NMEA: m.vessels, Live: m.live, Alerts: m.alerts, Registry: m.metrics,
 		Logger: m.logger})
 	if err != nil {
 		return err
@@ -244,6 +273,7 @@ func (m *Main) buildAPI(context.Context) error {
 		UI:       ui.FS(),
 		Evidence: web.EvidenceDeps{Vault: m.vault, Spool: m.dock},
 	})
+	web.MountVessels(m.api, m.vessels)
 	m.api.MountLive(web.LiveDeps{Positions: m.live, Feed: m.hub, Alerts: m.alerts, AlertList: m.alertDB,
 		Tracks: m.series, TicketKey: []byte(m.cfg.TicketKey)})
 	return nil

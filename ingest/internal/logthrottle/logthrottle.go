@@ -55,6 +55,9 @@ func (t *Throttle) Allow(key string, now time.Time) (ok bool, suppressed int) {
 
 // Log logs msg with args at level, throttled by key.
 func (t *Throttle) Log(logger *slog.Logger, level slog.Level, key string, now time.Time, msg string, args ...any) {
+	if !logger.Enabled(context.Background(), level) {
+		return // a flood of debug lines costs nothing when debug is off
+	}
 	ok, suppressed := t.Allow(key, now)
 	if !ok {
 		return
