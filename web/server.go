@@ -31,6 +31,9 @@ type Config struct {
 	MaxImportBytes int64
 	// ReadyTimeout bounds each readiness check (default 2 s).
 	ReadyTimeout time.Duration
+	// Map configures the command-centre map (tiles); its tile server is
+	// added to the default CSP's img-src.
+	Map MapConfig
 	// ContentSecurityPolicy overrides DefaultCSP, e.g. to allow a map
 	// tile server in img-src.
 	ContentSecurityPolicy string
@@ -71,7 +74,7 @@ func (c Config) withDefaults() Config {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
 	if c.ContentSecurityPolicy == "" {
-		c.ContentSecurityPolicy = DefaultCSP
+		c.ContentSecurityPolicy = cspWithTiles(DefaultCSP, c.Map)
 	}
 	if c.MaxConcurrentLogins <= 0 {
 		c.MaxConcurrentLogins = max(1, runtime.GOMAXPROCS(0)/2)
@@ -234,6 +237,7 @@ func (s *Server) routes() {
 	a.PATCH("/users/:id", s.updateUser)
 
 	a.GET("/audit", s.listAudit)
+	a.GET("/ui/config", s.uiConfig)
 
 	s.evidenceRoutes()
 	s.caseRoutes()

@@ -24,6 +24,8 @@ type Config struct {
 	PublicHost    string // host devices reach this service at, for URLs sent to them
 	AISUDP        string // shore-station NMEA over UDP; "" off
 	AISTCP        string // shore-station NMEA over TCP; "" off
+	Tiles         string // map tile URL template; "" draws the map without tiles
+	TilesAttrib   string
 	TicketKey     string // signs live-event tickets; the same on every process behind one balancer
 	DB            string
 	InfluxURL     string
@@ -52,6 +54,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.PublicHost, "public-host", "", "host name or address devices reach this service at (default: the host name)")
 	fs.StringVar(&c.AISUDP, "ais-udp", "", "listen for AIS NMEA from shore stations on this UDP address (off by default)")
 	fs.StringVar(&c.AISTCP, "ais-tcp", "", "listen for AIS NMEA from shore stations on this TCP address (off by default)")
+	fs.StringVar(&c.Tiles, "tiles", "", "map tile URL template, e.g. https://tiles.internal/{z}/{x}/{y}.png (default none: the map works offline)")
+	fs.StringVar(&c.TilesAttrib, "tiles-attribution", "", "attribution shown for the map tiles")
 	fs.StringVar(&c.TicketKey, "live-ticket-key", "", "key signing live-event tickets, shared by every fleetd behind one balancer (default: random per process)")
 	fs.StringVar(&c.DB, "db", "", "register database: postgres://… or a SQLite file (default DATA/fleet.db)")
 	fs.StringVar(&c.InfluxURL, "influx-url", "", "InfluxDB URL; empty uses the embedded time-series store")

@@ -265,7 +265,7 @@ func (m *Main) openEvidence(ctx context.Context) error {
 
 func (m *Main) buildAPI(context.Context) error {
 	ready := map[string]web.Check{"timeseries": m.series.Ping}
-	m.api = web.New(web.Config{}, web.Deps{
+	m.api = web.New(web.Config{Map: web.MapConfig{TileURL: m.cfg.Tiles, TileAttribution: m.cfg.TilesAttrib}}, web.Deps{
 		Register: m.register,
 		Logger:   m.logger,
 		Metrics:  m.metrics,

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/fleet/sqlstore"
 	"github.com/lawfleet/fleet/fleet/sqlstore/sqltest"
 	"github.com/lawfleet/fleet/internal/testenv"
 	"github.com/lawfleet/fleet/web"
@@ -38,6 +39,9 @@ const stepTimeout = 15 * time.Second
 type service struct {
 	url      string
 	reg      *fleet.Register
+	db       *sqlstore.DB
+	admin    fleet.User
+	city     fleet.Unit
 	officer  fleet.Officer
 	recorder fleet.NewDevice
 }
@@ -46,8 +50,16 @@ type service struct {
 // UI on an httptest server, with an administrator, a unit, an officer and a recorder.
 func startService(t *testing.T) *service {
 	t.Helper()
+	return startServiceWrapped(t, nil)
+}
+
+// startServiceWrapped is startService with more: each setup function runs after the seeding and
+// before serving (e.g. to mount the live routes), and wrap, when not nil, wraps the handler.
+func startServiceWrapped(t *testing.T, wrap func(http.Handler) http.Handler, setup ...func(*service, *web.Server)) *service {
+	t.Helper()
 	ctx := t.Context()
-	reg := fleet.NewRegister(sqltest.SQLite(t), nil)
+	db := sqltest.SQLite(t)
+	reg := fleet.NewRegister(db, nil)
 	if _, err := reg.Bootstrap(ctx, adminPassword); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -77,9 +89,19 @@ func startService(t *testing.T) *service {
 	if err != nil {
 		t.Fatalf("create recorder: %v", err)
 	}
-	srv := httptest.NewServer(web.New(web.Config{}, web.Deps{Register: reg, UI: ui.FS()}).Handler())
+	svc := &service{reg: reg, db: db, admin: admin, city: city, officer: officer, recorder: recorder}
+	server := web.New(web.Config{}, web.Deps{Register: reg, UI: ui.FS()})
+	for _, fn := range setup {
+		fn(svc, server)
+	}
+	var h http.Handler = server.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &service{url: srv.URL, reg: reg, officer: officer, recorder: recorder}
+	svc.url = srv.URL
+	return svc
 }
 
 // TestBrowser drives the UI in Chromium the way an equipment manager uses it: sign in, switch the
@@ -404,7 +426,7 @@ func (b *browser) checkConsole() {
 func (b *browser) screenshot() {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG, as the file name says
 	if err != nil {
 		b.t.Logf("screenshot: %v", err)
 		return
@@ -415,6 +437,11 @@ func (b *browser) screenshot() {
 		return
 	}
 	b.t.Logf("screenshot of the page at the failure: %s", path)
+	b.mu.Lock()
+	for _, p := range b.problems {
+		b.t.Logf("page error before the failure: %s", p)
+	}
+	b.mu.Unlock()
 	if text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`)); err == nil {
 		b.t.Logf("page text at the failure:\n%s", text)
 	}

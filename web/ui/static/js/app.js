@@ -15,6 +15,7 @@ import devices from './pages/devices.js';
 import officers from './pages/officers.js';
 import unitsPage from './pages/units.js';
 import audit from './pages/audit.js';
+import command from './pages/command.js';
 
 // Each route: the page module, the permission it needs (null: any signed-in user), its icon
 // and nav group. Pages without a module are placeholders that later issues fill.
@@ -23,7 +24,7 @@ const ROUTES = [
   { id: 'devices', group: 'equipment', perm: 'register.read', icon: 'devices', render: devices },
   { id: 'officers', group: 'equipment', perm: 'register.read', icon: 'officers', render: officers },
   { id: 'units', group: 'equipment', perm: 'register.read', icon: 'units', render: unitsPage },
-  { id: 'command', group: 'supervision', perm: 'live.watch', icon: 'command', placeholder: true },
+  { id: 'command', group: 'supervision', perm: 'live.watch', icon: 'command', render: command },
   { id: 'coverage', group: 'supervision', perm: 'coverage.read', icon: 'coverage', placeholder: true },
   { id: 'evidence', group: 'supervision', perm: 'register.read', icon: 'evidence', placeholder: true },
   { id: 'firmware', group: 'system', perm: 'devices.manage', icon: 'firmware', placeholder: true },

@@ -14,6 +14,8 @@ const PATHS = {
   globe: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM3 12h18M12 3c3 3 3 15 0 18M12 3c-3 3-3 15 0 18',
   scan: 'M4 8V4h4M16 4h4v4M20 16v4h-4M8 20H4v-4M7 12h10',
   menu: 'M4 6h16M4 12h16M4 18h16',
+  fit: 'M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5M12 9v6M9 12h6',
+  layers: 'M12 3l9 5-9 5-9-5zM3 13l9 5 9-5',
 };
 
 export function icon(name, cls = 'icon') {
