@@ -123,6 +123,7 @@ type Server struct {
 	ev         *evidenceAPI
 	vessels    VesselSource // nil until MountVessels: the vessel routes answer 503
 	video      VideoSource  // nil until MountVideo: video routes answer 503
+	fw         *firmwareAPI // firmware images, campaigns, downloads (firmware.go); 503 until MountFirmware
 	live       *liveAPI     // live positions, events, alerts, tracks (live.go); 503 until MountLive
 }
 
@@ -244,4 +245,5 @@ func (s *Server) routes() {
 	s.vesselRoutes()
 	s.liveRoutes()
 	s.videoRoutes()
+	s.firmwareRoutes()
 }

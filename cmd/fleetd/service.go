@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lawfleet/fleet/firmware"
+	"github.com/lawfleet/fleet/firmware/sqlfirmware"
 	"github.com/lawfleet/fleet/fleet"
 	"github.com/lawfleet/fleet/fleet/blobstore/disk"
 	"github.com/lawfleet/fleet/fleet/blobstore/s3"
@@ -57,6 +59,7 @@ type Main struct {
 	pipeline *ingest.Pipeline
 	vessels  *vessels.Tracker
 	broker   *mqttbroker.Broker // nil with an external broker
+	firmware *firmware.Manager
 	relay    *video.Relay
 	vault    *fleet.Vault
 	dock     *dockspool.Spool
@@ -92,6 +95,7 @@ func (m *Main) Run(ctx context.Context) error {
 		{"register", m.openRegister},
 		{"time series", m.openSeries},
 		{"live state", m.openLive},
+		{"firmware", m.startFirmware},
 		{"ingest", m.startIngest},
 		{"evidence", m.openEvidence},
 		{"api", m.buildAPI},
@@ -165,6 +169,46 @@ func (m *Main) openLive(ctx context.Context) (err error) {
 	return m.alerts.Restore(ctx)
 }
 
+// startFirmware starts the firmware manager before ingest, which hands it
+// progress reports. Its signing key is generated under the data directory
+// on first start; offline keys' public halves go in DATA/firmware/trusted.pub.
+// Commands go out through the embedded broker (looked up when sent: it
+// starts after this step); with an external broker campaigns cannot start.
+func (m *Main) startFirmware(context.Context) error {
+	dir := filepath.Join(m.cfg.DataDir, "firmware")
+	key, err := firmware.LoadOrCreateSigningKey(filepath.Join(dir, "signing.key"))
+	if err != nil {
+		return err
+	}
+	trusted, err := firmware.LoadTrustedKeys(filepath.Join(dir, "trusted.pub"))
+	if err != nil {
+		return err
+	}
+	blobs, err := disk.New(filepath.Join(dir, "images"))
+	if err != nil {
+		return err
+	}
+	notify := firmware.NotifierFunc(func(ctx context.Context, id, name string, v any) error {
+		if m.broker == nil {
+			return fleet.Errorf(fleet.EUNAVAILABLE, "firmware commands need the embedded MQTT broker")
+		}
+		return ingest.NewCommands(m.broker, nil).Send(ctx, id, name, v)
+	})
+	live := firmware.LiveStateFunc(func(id string) (firmware.DeviceStatus, bool) {
+		p, ok := m.live.Get(id)
+		return firmware.DeviceStatus{Online: p.Online, Recording: p.Recording != nil && *p.Recording,
+			BatteryPct: p.BatteryPct, Charging: p.Charging != nil && *p.Charging}, ok
+	})
+	m.firmware, err = firmware.New(firmware.Config{TempDir: dir}, firmware.Deps{Store: sqlfirmware.New(m.store),
+		Blobs: blobs, Keys: &firmware.Keys{Signer: key, Trusted: trusted}, Devices: m.register, Live: live,
+		Notifier: notify, Logger: m.logger, DownloadURL: m.publicURL})
+	if err != nil {
+		return err
+	}
+	m.goRun("firmware", m.firmware.Run, m.firmware.Close)
+	return nil
+}
+
 // publicURL is the address devices reach an API path at.
 func (m *Main) publicURL(path string) string {
 	host := m.cfg.PublicHost
@@ -196,7 +240,7 @@ func (m *Main) startIngest(ctx context.Context) (err error) {
 		}
 	}
 	m.pipeline, err = ingest.NewPipeline(ingest.Config{}, ingest.Deps{Writer: m.series, Directory: m.register,
-		Checkins: m.register, NMEA: m.vessels, Live: m.live, Alerts: m.alerts, Registry: m.metrics,
+		Checkins: m.register, NMEA: m.vessels, Live: m.live, Firmware: m.firmware, Alerts: m.alerts, Registry: m.metrics,
 		Logger: m.logger})
 	if err != nil {
 		return err
@@ -273,6 +317,7 @@ func (m *Main) buildAPI(context.Context) error {
 		UI:       ui.FS(),
 		Evidence: web.EvidenceDeps{Vault: m.vault, Spool: m.dock},
 	})
+	m.api.MountFirmware(m.firmware)
 	web.MountVessels(m.api, m.vessels)
 	m.api.MountLive(web.LiveDeps{Positions: m.live, Feed: m.hub, Alerts: m.alerts, AlertList: m.alertDB,
 		Tracks: m.series, TicketKey: []byte(m.cfg.TicketKey)})
