@@ -123,8 +123,10 @@ type Server struct {
 	ev         *evidenceAPI
 	vessels    VesselSource // nil until MountVessels: the vessel routes answer 503
 	video      VideoSource  // nil until MountVideo: video routes answer 503
-	fw         *firmwareAPI // firmware images, campaigns, downloads (firmware.go); 503 until MountFirmware
 	live       *liveAPI     // live positions, events, alerts, tracks (live.go); 503 until MountLive
+	fw         *firmwareAPI // firmware images, campaigns, downloads (firmware.go); 503 until MountFirmware
+
+	cov *fleet.Coverage // coverage reports (coverage.go); 503 until MountCoverage
 }
 
 // New builds the server and registers every route of the register API.
@@ -246,4 +248,5 @@ func (s *Server) routes() {
 	s.liveRoutes()
 	s.videoRoutes()
 	s.firmwareRoutes()
+	s.coverageRoutes()
 }

@@ -203,6 +203,16 @@ func TestEmbeddedDefaults(t *testing.T) {
 		return metric(t, m, `fleet_ais_bad_input_total{kind="checksum"}`) == "1"
 	})
 
+	// The coverage engine is wired: a province with no eligible officer
+	// has no rate (null), not 100 %.
+	var cov map[string]any
+	if code := a.do("GET", "/api/v1/coverage?unit="+units.Items[0].ID, nil, &cov); code != 200 {
+		t.Fatalf("coverage: %d %v", code, cov)
+	}
+	if cov["eligible"] != 0.0 || cov["rate"] != nil {
+		t.Errorf("coverage = %v, want eligible 0 and rate null", cov)
+	}
+
 	var ready map[string]any
 	if code := a.do("GET", "/readyz", nil, &ready); code != 200 {
 		t.Errorf("readyz %d %v", code, ready)

@@ -319,6 +319,9 @@ func (m *Main) buildAPI(context.Context) error {
 	})
 	m.api.MountFirmware(m.firmware)
 	web.MountVessels(m.api, m.vessels)
+	cov := fleet.NewCoverage(m.store, fleet.CoverageConfig{Logger: m.logger})
+	m.goRun("coverage", cov.Run, nil)
+	web.MountCoverage(m.api, cov)
 	m.api.MountLive(web.LiveDeps{Positions: m.live, Feed: m.hub, Alerts: m.alerts, AlertList: m.alertDB,
 		Tracks: m.series, TicketKey: []byte(m.cfg.TicketKey)})
 	return nil
