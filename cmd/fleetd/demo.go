@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -55,7 +56,11 @@ func (m *Main) runDemo(ctx context.Context) error {
 	}
 	fmt.Fprintf(m.out, "\nDemo running: open %s (admin, or a demo user with password %s)\n\n", base, demoPassword)
 	dial := &paho.Dialer{URL: "tcp://" + loopback(m.broker.Addr())}
-	return sim.New(sim.Config{}, seed.SimDevices(st), dial, m.logger).Run(ctx)
+	// The demo's devices trust this service's firmware key; a few fail or
+	// roll back, so a rollout's halt can be watched too.
+	fw := &sim.FirmwareConfig{Trusted: []ed25519.PublicKey{m.fwPublic}, FailRate: 0.03, RollbackRate: 0.02,
+		Reboot: 20 * time.Second}
+	return sim.New(sim.Config{Firmware: fw}, seed.SimDevices(st), dial, m.logger).Run(ctx)
 }
 
 // loopback turns a listen address such as ":8080" into one to dial.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,7 @@ type Main struct {
 	vessels  *vessels.Tracker
 	broker   *mqttbroker.Broker // nil with an external broker
 	firmware *firmware.Manager
+	fwPublic ed25519.PublicKey // devices trust images this key signed
 	relay    *video.Relay
 	vault    *fleet.Vault
 	dock     *dockspool.Spool
@@ -180,6 +182,7 @@ func (m *Main) startFirmware(context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.fwPublic = key.Public().(ed25519.PublicKey)
 	trusted, err := firmware.LoadTrustedKeys(filepath.Join(dir, "trusted.pub"))
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lawfleet/fleet/devices"
@@ -58,6 +59,11 @@ const (
 // belongs to the worker alone.
 type device struct {
 	Device
+
+	fw *FirmwareAgent // nil unless the simulation runs firmware updates
+	// busy mirrors recording for the firmware agent, which runs on other
+	// goroutines than the worker that owns the behaviour.
+	busy atomic.Bool
 
 	mu       sync.Mutex
 	conn     Conn
@@ -208,6 +214,7 @@ func (d *device) advance(now time.Time, rng *rand.Rand, r rates, interval time.D
 	}
 	d.last = now
 	d.steps++
+	defer func() { d.busy.Store(d.recording) }()
 	hours := dt.Hours()
 	if d.poweredOff {
 		if now.Before(d.powerOnAt) {

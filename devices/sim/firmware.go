@@ -81,6 +81,24 @@ func (a *FirmwareAgent) Version() string {
 	return a.version
 }
 
+// errOffline is a firmware report while the device has no connection.
+var errOffline = errors.New("sim: device offline")
+
+// firmwareAgent is the agent of a simulated device: it reports through the
+// device's connection of the moment and is busy while the device records.
+func firmwareAgent(cfg FirmwareConfig, d *device, seed uint64) *FirmwareAgent {
+	if cfg.Busy == nil {
+		cfg.Busy = func(string) bool { return d.busy.Load() }
+	}
+	return NewFirmwareAgent(cfg, d.ID, d.Firmware, seed, func(topic string, qos byte, retained bool, payload []byte) error {
+		c := d.connection()
+		if c == nil {
+			return errOffline
+		}
+		return c.Publish(topic, qos, retained, payload)
+	})
+}
+
 // Listen subscribes the agent to its device's firmware.update command.
 func (a *FirmwareAgent) Listen(ctx context.Context, s Subscriber) error {
 	return s.Subscribe(devices.CommandTopic(a.id, firmware.CommandName), 1, func(_ string, payload []byte) {

@@ -67,6 +67,8 @@ type Device struct {
 	Origin LatLon // the centre of its city: its routes are around it
 	Home   LatLon // its station, where a recorder docks (zero: Origin)
 	MMSI   string // an AIS unit's: it also reports its vessel as !AIVDO
+	// Firmware is the version it runs, for firmware updates.
+	Firmware string
 }
 
 // RoleOf is the behaviour of a device of kind k in status s, and false for
@@ -95,6 +97,9 @@ type Config struct {
 	SOSPerHour   float64       // SOS calls per hour, fleet-wide (default 2)
 	DropsPerHour float64       // devices going offline per hour, fleet-wide (default 6)
 	StatsEvery   time.Duration // how often to log counters (default 30 s)
+	// Firmware, when set, makes every device answer firmware.update
+	// commands as a real one does (download, verify, install, reboot).
+	Firmware *FirmwareConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -159,7 +164,11 @@ func New(cfg Config, devs []Device, dial Dialer, logger *slog.Logger) *Sim {
 			a = &v
 			areas[d.Origin] = a
 		}
-		s.devs = append(s.devs, newDevice(d, a, rng))
+		dev := newDevice(d, a, rng)
+		if cfg.Firmware != nil {
+			dev.fw = firmwareAgent(*cfg.Firmware, dev, rng.Uint64())
+		}
+		s.devs = append(s.devs, dev)
 		if d.Role == Patrol {
 			patrols++
 		}
@@ -381,6 +390,11 @@ func (s *Sim) dialer(ctx context.Context, jobs <-chan job) {
 			// The simulation stopped while this dial was under way.
 			offline(j.d, conn)
 			continue
+		}
+		if sub, ok := conn.(Subscriber); ok && j.d.fw != nil {
+			if err := j.d.fw.Listen(ctx, sub); err != nil {
+				s.lastErr.Store(err.Error())
+			}
 		}
 		s.connects.Add(1)
 		s.online.Add(1)

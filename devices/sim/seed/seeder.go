@@ -169,7 +169,7 @@ func (s *Seeder) create(ctx context.Context, plan Plan) (Summary, error) {
 		return sum, err
 	}
 	for i, d := range plan.Devices {
-		state.Devices = append(state.Devices, StateDevice{ID: devices[i].ID, Kind: d.Kind, Serial: d.Serial,
+		state.Devices = append(state.Devices, StateDevice{ID: devices[i].ID, Kind: d.Kind, Serial: d.Serial, Firmware: d.Firmware,
 			UnitCode: d.UnitCode, Status: fleet.StatusInStock, MQTTSecret: devices[i].MQTTSecret, MMSI: d.MMSI,
 			RTSPURL: d.RTSPURL})
 	}

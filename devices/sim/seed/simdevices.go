@@ -17,7 +17,7 @@ func SimDevices(st State) []sim.Device {
 			continue
 		}
 		origin, home := place(d.UnitCode)
-		devs = append(devs, sim.Device{ID: d.ID, Secret: d.MQTTSecret, Kind: d.Kind, Role: role,
+		devs = append(devs, sim.Device{ID: d.ID, Secret: d.MQTTSecret, Kind: d.Kind, Role: role, Firmware: d.Firmware,
 			Origin: origin, Home: home, MMSI: d.MMSI})
 	}
 	return devs

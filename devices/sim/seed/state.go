@@ -38,6 +38,7 @@ type StateDevice struct {
 	MMSI       string             `json:"mmsi,omitempty"`
 	RTSPURL    string             `json:"rtsp_url,omitempty"`
 	Holder     string             `json:"holder,omitempty"` // badge of the officer holding it
+	Firmware   string             `json:"firmware,omitempty"`
 }
 
 const stateVersion = 1
