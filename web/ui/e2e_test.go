@@ -57,6 +57,13 @@ func startService(t *testing.T) *service {
 // before serving (e.g. to mount the live routes), and wrap, when not nil, wraps the handler.
 func startServiceWrapped(t *testing.T, wrap func(http.Handler) http.Handler, setup ...func(*service, *web.Server)) *service {
 	t.Helper()
+	return startServiceDeps(t, nil, wrap, setup...)
+}
+
+// startServiceDeps is startServiceWrapped with deps, when not nil, adding collaborators to the
+// server's dependencies before it is built (e.g. the evidence vault).
+func startServiceDeps(t *testing.T, deps func(*service, *web.Deps), wrap func(http.Handler) http.Handler, setup ...func(*service, *web.Server)) *service {
+	t.Helper()
 	ctx := t.Context()
 	db := sqltest.SQLite(t)
 	reg := fleet.NewRegister(db, nil)
@@ -90,7 +97,11 @@ func startServiceWrapped(t *testing.T, wrap func(http.Handler) http.Handler, set
 		t.Fatalf("create recorder: %v", err)
 	}
 	svc := &service{reg: reg, db: db, admin: admin, city: city, officer: officer, recorder: recorder}
-	server := web.New(web.Config{}, web.Deps{Register: reg, UI: ui.FS()})
+	d := web.Deps{Register: reg, UI: ui.FS()}
+	if deps != nil {
+		deps(svc, &d)
+	}
+	server := web.New(web.Config{}, d)
 	for _, fn := range setup {
 		fn(svc, server)
 	}

@@ -16,6 +16,9 @@ import officers from './pages/officers.js';
 import unitsPage from './pages/units.js';
 import audit from './pages/audit.js';
 import command from './pages/command.js';
+import coverage from './pages/coverage.js';
+import evidence from './pages/evidence.js';
+import firmware from './pages/firmware.js';
 
 // Each route: the page module, the permission it needs (null: any signed-in user), its icon
 // and nav group. Pages without a module are placeholders that later issues fill.
@@ -25,9 +28,9 @@ const ROUTES = [
   { id: 'officers', group: 'equipment', perm: 'register.read', icon: 'officers', render: officers },
   { id: 'units', group: 'equipment', perm: 'register.read', icon: 'units', render: unitsPage },
   { id: 'command', group: 'supervision', perm: 'live.watch', icon: 'command', render: command },
-  { id: 'coverage', group: 'supervision', perm: 'coverage.read', icon: 'coverage', placeholder: true },
-  { id: 'evidence', group: 'supervision', perm: 'register.read', icon: 'evidence', placeholder: true },
-  { id: 'firmware', group: 'system', perm: 'devices.manage', icon: 'firmware', placeholder: true },
+  { id: 'coverage', group: 'supervision', perm: 'coverage.read', icon: 'coverage', render: coverage },
+  { id: 'evidence', group: 'supervision', perm: 'register.read', icon: 'evidence', render: evidence },
+  { id: 'firmware', group: 'system', perm: 'devices.manage', icon: 'firmware', render: firmware },
   { id: 'audit', group: 'system', perm: 'audit.read', icon: 'audit', render: audit },
 ];
 const GROUPS = ['equipment', 'supervision', 'system'];
