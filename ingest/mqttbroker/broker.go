@@ -64,6 +64,7 @@ type Config struct {
 	MaxConcurrentAuth int           // credential checks under way at once; more wait up to AuthTimeout; default 64
 	MaxPacketBytes    int           // larger packets disconnect the client; default 4 × devices.MaxPayloadBytes
 	SessionExpiry     time.Duration // how long a disconnected persistent session is kept; default 24h
+	MaxPendingWrites  int           // messages queued for sending to one client; more are dropped (and counted by mochi); default 64
 	ShutdownGrace     time.Duration // Close waits this long for the Handler to take in-flight messages; default 10s
 	LogEvery          time.Duration // refusals are logged at most once per reason per this; default 1m
 }
@@ -83,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionExpiry <= 0 {
 		c.SessionExpiry = 24 * time.Hour
+	}
+	if c.MaxPendingWrites <= 0 {
+		c.MaxPendingWrites = 64
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 10 * time.Second
@@ -150,6 +154,13 @@ func New(cfg Config, auth DeviceAuthenticator, h Handler, reg prometheus.Registe
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = uint32(cfg.MaxPacketBytes)
 	caps.MaximumSessionExpiryInterval = uint32(cfg.SessionExpiry / time.Second)
+	// mochi gives every client an outbound queue of this many packet
+	// pointers, allocated at connect: its default, 8,192, is 64 KB per
+	// client, which the garbage collector scans on every cycle whether
+	// empty or not. A device receives only the odd command, so a short
+	// queue does; with 100,000 devices the default alone would be 6.4 GB
+	// of buffers (see BENCHMARKS.md, "Telemetry ingest").
+	caps.MaximumClientWritesPending = int32(cfg.MaxPendingWrites)
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient:           true,
 		Capabilities:           caps,
