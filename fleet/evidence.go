@@ -146,6 +146,7 @@ type EvidenceItem struct {
 	UnitID     string     `json:"unit_id"`
 	StationID  string     `json:"station_id"`
 	OffloadID  string     `json:"offload_id"`
+	Source     string     `json:"source"` // EvidenceDock (with station and offload) or EvidenceLive (neither)
 	StartAt    time.Time  `json:"start_at"`
 	EndAt      *time.Time `json:"end_at,omitempty"`
 	DurationMS int64      `json:"duration_ms"`
@@ -226,6 +227,37 @@ type BlobStore interface {
 type Blob interface {
 	io.ReadSeekCloser
 	Size() int64
+}
+
+// FileAdopter is a BlobStore that can take over a whole file already on
+// its own filesystem by renaming it into place, instead of reading and
+// writing its bytes again (the disk store). The vault uses it for a file
+// whose SHA-256 the caller took of the bytes as they were received and
+// found equal to sum (the dock spool); see Vault.IngestFile.
+type FileAdopter interface {
+	// AdoptFile makes the file at path the stored file of sum. It refuses
+	// (ECONFLICT "hash_mismatch", field size_bytes) a file that is not
+	// size bytes long. On success path is gone: renamed into the store,
+	// or removed when sum was stored already. Where a rename is not
+	// possible (another filesystem) it copies and hashes as Put does.
+	AdoptFile(ctx context.Context, sum string, size int64, path string) error
+}
+
+// BlobInfo describes one stored file, as a listing returns it.
+type BlobInfo struct {
+	SHA256    string
+	SizeBytes int64
+	// ModTime is when the file was stored (or last re-stored).
+	ModTime time.Time
+}
+
+// BlobLister is a BlobStore that can list what it holds, so that files
+// no item references (a crash between storing a file and recording its
+// item, a deletion whose file removal failed) can be found and removed.
+type BlobLister interface {
+	// ListBlobs calls fn for every stored file, in no particular order,
+	// and stops at fn's first error, returning it.
+	ListBlobs(ctx context.Context, fn func(BlobInfo) error) error
 }
 
 // EHASHMISMATCH is the message prefix, inside an ECONFLICT error, of a

@@ -29,6 +29,18 @@ type EvidenceTx interface {
 
 	Offload(ctx context.Context, id string) (Offload, error)
 	CreateOffload(ctx context.Context, o Offload) error
+	// SaveOffloadFile stores a file's progress, keyed by offload and
+	// name; an existing row keeps its AnnouncedAt.
+	SaveOffloadFile(ctx context.Context, f OffloadFile) error
+	// RefreshOffloadTotals recounts an offload's files and bytes after
+	// SaveOffloadFile and moves its last activity up to at.
+	RefreshOffloadTotals(ctx context.Context, offloadID string, at time.Time) error
+	// OffloadProgress lists offloads matching f, newest first, with
+	// their totals; Status is left for the caller (OffloadProgress.StatusAt).
+	OffloadProgress(ctx context.Context, f OffloadFilter) ([]OffloadProgress, string, error)
+	// OffloadFiles lists an offload's files in the order they were
+	// announced.
+	OffloadFiles(ctx context.Context, offloadID string) ([]OffloadFile, error)
 
 	EvidenceItem(ctx context.Context, id string) (EvidenceItem, error)
 	// EvidenceItemBySHA256 finds the item holding a file, deleted or not

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -186,6 +187,43 @@ func (v *Vault) StationOffload(ctx context.Context, st DockStation, id string) (
 // the recording started, and its custody begins. A file already in the
 // vault is not stored again: Ingest returns its item and created=false.
 func (v *Vault) Ingest(ctx context.Context, st DockStation, offloadID string, meta FileMeta, sum string, size int64, body io.Reader) (it EvidenceItem, created bool, err error) {
+	return v.ingest(ctx, st, offloadID, meta, sum, size, func(sum string) error {
+		return v.blobs.Put(ctx, sum, size, body)
+	})
+}
+
+// IngestFile is Ingest for a complete file at path on local disk whose
+// bytes the caller hashed as it received them and found to hash to sum
+// (the dock spool keeps the SHA-256 state as bytes arrive, across
+// resumes). With a blob store that can adopt files (FileAdopter, the
+// disk store) the file is renamed into the store, so its bytes are
+// written once and hashed once; the store checks its length. With other
+// stores it is read and Put, which hashes it again on the way, and stays
+// where it is. Either way the caller removes whatever is left at path
+// afterwards (the dock spool's Discard).
+func (v *Vault) IngestFile(ctx context.Context, st DockStation, offloadID string, meta FileMeta, sum string, size int64, path string) (it EvidenceItem, created bool, err error) {
+	return v.ingest(ctx, st, offloadID, meta, sum, size, func(sum string) error {
+		if a, ok := v.blobs.(FileAdopter); ok {
+			return a.AdoptFile(ctx, sum, size, path)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil {
+			return err
+		} else if fi.Size() != size {
+			return &Error{Code: ECONFLICT, Field: "size_bytes",
+				Message: fmt.Sprintf("%s: the file is %d bytes, declared %d", EHASHMISMATCH, fi.Size(), size)}
+		}
+		return v.blobs.Put(ctx, sum, size, f)
+	})
+}
+
+// ingest checks a file's description, stores its bytes with put and
+// records the item.
+func (v *Vault) ingest(ctx context.Context, st DockStation, offloadID string, meta FileMeta, sum string, size int64, put func(sum string) error) (it EvidenceItem, created bool, err error) {
 	ft, err := CheckFileName(meta.Name)
 	if err != nil {
 		return it, false, err
@@ -218,7 +256,7 @@ func (v *Vault) Ingest(ctx context.Context, st DockStation, offloadID string, me
 	} else if ok {
 		return prev, false, nil
 	}
-	if err := v.blobs.Put(ctx, sum, size, body); err != nil {
+	if err := put(sum); err != nil {
 		return it, false, fmt.Errorf("store evidence file %s: %w", meta.Name, err)
 	}
 	err = v.store.UpdateEvidence(ctx, func(tx EvidenceTx) error {
@@ -227,6 +265,14 @@ func (v *Vault) Ingest(ctx context.Context, st DockStation, offloadID string, me
 			it = prev
 			return nil
 		} else if err != nil && ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		// The file must still be there: the orphan sweep removes an
+		// unreferenced old file inside a writing transaction too, so
+		// either it saw this item or this sees the file gone.
+		if _, err := v.blobs.Stat(ctx, sum); ErrorCode(err) == ENOTFOUND {
+			return Errorf(EUNAVAILABLE, "the stored file %s was removed as an orphan meanwhile; send it again", meta.Name)
+		} else if err != nil {
 			return err
 		}
 		d, err := tx.Device(ctx, o.DeviceID)
@@ -239,7 +285,7 @@ func (v *Vault) Ingest(ctx context.Context, st DockStation, offloadID string, me
 		}
 		now := v.now().UTC()
 		it = EvidenceItem{ID: NewID("evd"), SHA256: sum, SizeBytes: size, FileType: ft, FileName: meta.Name,
-			DeviceID: d.ID, OfficerID: officer, UnitID: unit, StationID: st.ID, OffloadID: o.ID,
+			DeviceID: d.ID, OfficerID: officer, UnitID: unit, Source: EvidenceDock, StationID: st.ID, OffloadID: o.ID,
 			StartAt: meta.StartAt.UTC(), EndAt: utcPtr(meta.EndAt), DurationMS: meta.DurationMS,
 			Lat: meta.Lat, Lon: meta.Lon, IngestedAt: now, Category: CategoryNoIncident, Version: 1}
 		it.RetainUntil = v.policy.RetainUntil(it)

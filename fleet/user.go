@@ -35,15 +35,18 @@ const (
 	PermReadCoverage   Permission = "coverage.read"
 	PermWatchLive      Permission = "live.watch"
 	PermAckAlerts      Permission = "alerts.ack"
+	// PermRecordLive starts and stops recording a live stream into the
+	// evidence store; viewing the evidence stays with legal and audit staff.
+	PermRecordLive Permission = "live.record"
 )
 
 // permissions is the single table of who may do what.
 var permissions = map[Role][]Permission{
 	RoleAdmin: {PermReadRegister, PermManageUnits, PermManageOfficers, PermManageDevices,
-		PermAssign, PermManageUsers, PermReadAudit, PermReadCoverage, PermWatchLive, PermAckAlerts},
+		PermAssign, PermManageUsers, PermReadAudit, PermReadCoverage, PermWatchLive, PermAckAlerts, PermRecordLive},
 	RoleEquipmentManager: {PermReadRegister, PermManageUnits, PermManageOfficers, PermManageDevices,
 		PermAssign, PermReadCoverage},
-	RoleCommander: {PermReadRegister, PermReadCoverage, PermWatchLive, PermAckAlerts},
+	RoleCommander: {PermReadRegister, PermReadCoverage, PermWatchLive, PermAckAlerts, PermRecordLive},
 	RoleOfficer:   {PermReadRegister},
 	RoleAuditor:   {PermReadRegister, PermReadAudit, PermReadCoverage},
 }

@@ -1,7 +1,9 @@
 // Command offloadbench measures the dock offload (issue 7) against the
 // machine's own ceiling: it starts the real dock API in process (SQLite
 // store, disk blob store, dock spool) on a loopback listener, uploads a
-// generated file through real HTTP as a station does, and compares the
+// generated file through real HTTP as a station does (the spool hashes it
+// as it arrives, the disk store adopts the spool file by rename, so the
+// bytes are written and hashed once), and compares the
 // throughput with `sha256sum FILE` followed by `cp FILE` (with sync) on the
 // same file. It also reports the process's peak RSS during the upload,
 // which must not grow with the file size.

@@ -99,7 +99,7 @@ func (t *tx) CreateOffload(ctx context.Context, o fleet.Offload) error {
 const itemCols = `e.id, e.sha256, e.size_bytes, e.file_type, e.file_name, e.device_id, e.officer_id,
 	e.unit_id, e.station_id, e.offload_id, e.start_at, e.end_at, e.duration_ms, e.lat, e.lon,
 	e.ingested_at, e.category, e.case_number, e.case_closed_at, e.retain_until, e.legal_hold,
-	e.hold_reason, e.deleted_at, e.deleted_by, e.delete_reason, e.version`
+	e.hold_reason, e.deleted_at, e.deleted_by, e.delete_reason, e.version, e.source`
 
 func scanItem(s rowScanner) (fleet.EvidenceItem, error) {
 	var (
@@ -107,10 +107,10 @@ func scanItem(s rowScanner) (fleet.EvidenceItem, error) {
 		lat, lon sql.NullFloat64
 	)
 	err := s.Scan(&it.ID, &it.SHA256, &it.SizeBytes, &it.FileType, &it.FileName, &it.DeviceID,
-		nullString{&it.OfficerID}, &it.UnitID, &it.StationID, &it.OffloadID, msTime{&it.StartAt},
+		nullString{&it.OfficerID}, &it.UnitID, nullString{&it.StationID}, nullString{&it.OffloadID}, msTime{&it.StartAt},
 		msTimePtr{&it.EndAt}, &it.DurationMS, &lat, &lon, msTime{&it.IngestedAt}, &it.Category,
 		&it.CaseNumber, msTimePtr{&it.CaseClosedAt}, msTimePtr{&it.RetainUntil}, &it.LegalHold,
-		&it.HoldReason, msTimePtr{&it.DeletedAt}, &it.DeletedBy, &it.DeleteReason, &it.Version)
+		&it.HoldReason, msTimePtr{&it.DeletedAt}, &it.DeletedBy, &it.DeleteReason, &it.Version, &it.Source)
 	if lat.Valid && lon.Valid {
 		it.Lat, it.Lon = &lat.Float64, &lon.Float64
 	}
@@ -180,20 +180,29 @@ func (t *tx) CreateEvidenceItem(ctx context.Context, it fleet.EvidenceItem) erro
 		`INSERT INTO evidence_items (id, sha256, size_bytes, file_type, file_name, device_id, officer_id,
 			unit_id, station_id, offload_id, start_at, end_at, duration_ms, lat, lon, ingested_at,
 			category, case_number, case_closed_at, retain_until, legal_hold, hold_reason,
-			deleted_at, deleted_by, delete_reason, version)
+			deleted_at, deleted_by, delete_reason, version, source)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-			$19, $20, $21, $22, $23, $24, $25, 1)`,
+			$19, $20, $21, $22, $23, $24, $25, 1, $26)`,
 		[]any{it.ID, it.SHA256, it.SizeBytes, it.FileType, it.FileName, it.DeviceID, nullIfEmpty(it.OfficerID),
-			it.UnitID, it.StationID, it.OffloadID, ms(it.StartAt), msPtr(it.EndAt), it.DurationMS,
+			it.UnitID, nullIfEmpty(it.StationID), nullIfEmpty(it.OffloadID), ms(it.StartAt), msPtr(it.EndAt), it.DurationMS,
 			floatPtr(it.Lat), floatPtr(it.Lon), ms(it.IngestedAt), it.Category, it.CaseNumber,
 			msPtr(it.CaseClosedAt), msPtr(it.RetainUntil), it.LegalHold, it.HoldReason,
-			msPtr(it.DeletedAt), it.DeletedBy, it.DeleteReason},
+			msPtr(it.DeletedAt), it.DeletedBy, it.DeleteReason, evidenceSource(it)},
 		ref{"device_id", "device", "devices", it.DeviceID},
 		ref{"officer_id", "officer", "officers", it.OfficerID},
 		ref{"unit_id", "unit", "units", it.UnitID},
 		ref{"station_id", "dock station", "dock_stations", it.StationID},
 		ref{"offload_id", "offload", "evidence_offloads", it.OffloadID})
 	return err
+}
+
+// evidenceSource is the item's source column; items from before sources
+// were named come from dock stations.
+func evidenceSource(it fleet.EvidenceItem) string {
+	if it.Source == "" {
+		return fleet.EvidenceDock
+	}
+	return it.Source
 }
 
 // UpdateEvidenceItem saves only what may change after ingest; what was

@@ -10,6 +10,10 @@
 // a crash the data file is at least as long as the checkpoint says; any
 // tail beyond it is cut off and received again.
 //
+// Uploads that stop receiving bytes and are never resumed (a station
+// taken out of service, a recorder collected elsewhere) are removed by
+// RemoveIdle after a while, so the spool does not fill the disk.
+//
 // It imports only the standard library and package fleet (for names and
 // error codes). Partial files are local to one fleetd: with several
 // processes behind a balancer, a station's requests must stick to one.
@@ -30,6 +34,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lawfleet/fleet/fleet"
@@ -64,7 +69,10 @@ type Spool struct {
 	maxSize int64
 
 	mu   sync.Mutex
-	busy map[string]bool // uploads with a writer now
+	busy map[string]bool // uploads with a writer, or being stored, now
+
+	// What RemoveIdle removed since New, for metrics.
+	removedUploads, removedBytes atomic.Int64
 }
 
 // New opens the spool at dir; maxSize caps a file.
@@ -154,10 +162,15 @@ func (s *Spool) Begin(u Upload) (Upload, error) {
 	} else if fleet.ErrorCode(err) != fleet.ENOTFOUND {
 		return u, err
 	}
-	if err := os.MkdirAll(filepath.Dir(data), 0o750); err != nil {
-		return u, fmt.Errorf("dock spool: %w", err)
+	// Under mu so that RemoveIdle cannot remove the offload's directory
+	// between the two.
+	s.mu.Lock()
+	err = os.MkdirAll(filepath.Dir(data), 0o750)
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(data, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	}
-	f, err := os.OpenFile(data, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	s.mu.Unlock()
 	if err != nil {
 		return u, fmt.Errorf("dock spool: %w", err)
 	}
@@ -187,19 +200,11 @@ func (s *Spool) Write(ctx context.Context, offloadID, name string, offset int64,
 	if err != nil {
 		return Upload{}, err
 	}
-	key := offloadID + "/" + name
-	s.mu.Lock()
-	if s.busy[key] {
-		s.mu.Unlock()
-		return Upload{}, fleet.Errorf(fleet.ECONFLICT, "another request is uploading %s now", name)
+	release, err := s.claim(offloadID, name)
+	if err != nil {
+		return Upload{}, err
 	}
-	s.busy[key] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.busy, key)
-		s.mu.Unlock()
-	}()
+	defer release()
 
 	u, err := readMeta(meta)
 	if err != nil {
@@ -266,6 +271,51 @@ func (u Upload) Sum() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// claim marks an upload busy until release is called.
+func (s *Spool) claim(offloadID, name string) (release func(), err error) {
+	key := offloadID + "/" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[key] {
+		return nil, fleet.Errorf(fleet.ECONFLICT, "another request is uploading %s now", name)
+	}
+	s.busy[key] = true
+	return func() {
+		s.mu.Lock()
+		delete(s.busy, key)
+		s.mu.Unlock()
+	}, nil
+}
+
+// Claim hands a complete upload's data file over for storing: it returns
+// the file's path and keeps other writers (ECONFLICT) and RemoveIdle off
+// the upload until release is called. The vault may rename the file away
+// (fleet.Vault.IngestFile); Discard then removes what is left.
+func (s *Spool) Claim(offloadID, name string) (path string, release func(), err error) {
+	data, meta, err := s.paths(offloadID, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if release, err = s.claim(offloadID, name); err != nil {
+		return "", nil, err
+	}
+	u, err := readMeta(meta)
+	if err == nil && !u.Complete() {
+		err = fleet.Errorf(fleet.ECONFLICT, "%s is not complete: %d of %d bytes", name, u.Received, u.Size)
+	}
+	if err != nil {
+		release()
+		return "", nil, err
+	}
+	return data, release, nil
+}
+
+// Path is where an upload's data file is, complete or not.
+func (s *Spool) Path(offloadID, name string) (string, error) {
+	data, _, err := s.paths(offloadID, name)
+	return data, err
+}
+
 // Open opens a complete upload's data for the vault to store.
 func (s *Spool) Open(offloadID, name string) (*os.File, error) {
 	data, _, err := s.paths(offloadID, name)
@@ -285,12 +335,27 @@ func (s *Spool) Discard(offloadID, name string) error {
 	if err != nil {
 		return err
 	}
-	err = errors.Join(os.Remove(meta), os.Remove(data))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The data file is gone already when the vault adopted it.
+	if err := errors.Join(removeFile(meta), removeFile(data)); err != nil {
 		return fmt.Errorf("dock spool: %w", err)
 	}
-	_ = os.Remove(filepath.Dir(data)) // only when empty
+	s.removeDirIfEmpty(filepath.Dir(data))
 	return nil
+}
+
+func removeFile(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// removeDirIfEmpty removes an offload's directory once it holds nothing;
+// under mu, so that Begin does not lose a directory it just made.
+func (s *Spool) removeDirIfEmpty(dir string) {
+	s.mu.Lock()
+	_ = os.Remove(dir) // fails when not empty
+	s.mu.Unlock()
 }
 
 type ctxReader struct {

@@ -70,7 +70,10 @@ type Store struct {
 	cfg Config
 }
 
-var _ fleet.BlobStore = (*Store)(nil)
+var (
+	_ fleet.BlobStore  = (*Store)(nil)
+	_ fleet.BlobLister = (*Store)(nil)
+)
 
 // New connects and creates the bucket if it does not exist.
 func New(ctx context.Context, cfg Config) (*Store, error) {
@@ -195,6 +198,31 @@ func (s *Store) Delete(ctx context.Context, sum string) error {
 	}
 	if err := s.c.RemoveObject(ctx, s.cfg.Bucket, s.key(sum), minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
 		return fmt.Errorf("s3 blob store: delete %s: %w", sum, err)
+	}
+	return nil
+}
+
+// ListBlobs calls fn for every stored object under PREFIX/sha256/; uploads
+// in progress under PREFIX/incoming/ and foreign keys are skipped.
+func (s *Store) ListBlobs(ctx context.Context, fn func(fleet.BlobInfo) error) error {
+	// Cancelling stops the listing's paging; the iterator needs it when
+	// the loop ends early.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prefix := s.cfg.Prefix + "sha256/"
+	for o := range s.c.ListObjectsIter(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			return fmt.Errorf("s3 blob store: list: %w", o.Err)
+		}
+		rest := strings.TrimPrefix(o.Key, prefix)
+		_, sum, ok := strings.Cut(rest, "/")
+		// checkSum first: key slices sum.
+		if !ok || checkSum(sum) != nil || strings.ToLower(sum) != sum || s.key(sum) != o.Key {
+			continue
+		}
+		if err := fn(fleet.BlobInfo{SHA256: sum, SizeBytes: o.Size, ModTime: o.LastModified}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
