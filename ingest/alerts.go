@@ -172,9 +172,10 @@ type Alerts struct {
 	now    func() time.Time
 	logs   *logthrottle.Throttle
 
-	mu     sync.Mutex
-	open   map[alertKey]*Alert
-	openID map[string]*Alert
+	mu      sync.Mutex
+	open    map[alertKey]*Alert
+	openID  map[string]*Alert
+	onRaise func(Alert) // see OnRaise
 
 	raised, cleared *prometheus.CounterVec
 	failures        *prometheus.CounterVec
@@ -260,6 +261,16 @@ func (a *Alerts) Restore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// OnRaise sets fn to be called with each newly raised alert (not with
+// repeats or reopenings), after it is saved and published: e.g. an SOS
+// starts recording the device's live stream. fn runs on the ingest
+// goroutine that raised the alert and must not block.
+func (a *Alerts) OnRaise(fn func(Alert)) {
+	a.mu.Lock()
+	a.onRaise = fn
+	a.mu.Unlock()
 }
 
 // Telemetry applies the battery and storage rules to a device's newest
@@ -378,10 +389,14 @@ func (a *Alerts) raise(ctx context.Context, dev DeviceRef, kind AlertKind, at ti
 	al.step(at, ActionRaised, by, detail)
 	a.open[key], a.openID[al.ID] = al, al
 	snap := al.clone()
+	hook := a.onRaise
 	a.mu.Unlock()
 	a.raised.WithLabelValues(string(kind)).Inc()
 	a.save(ctx, snap)
 	a.publish(snap)
+	if hook != nil {
+		hook(snap)
+	}
 }
 
 // clear ends the device's open alert of kind, if any.

@@ -3,7 +3,9 @@ package web
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +32,13 @@ type EvidenceDeps struct {
 	Vault *fleet.Vault
 	// Spool keeps partly received files; its MaxSize caps a file.
 	Spool *dockspool.Spool
+	// StallAfter is how long an offload with files outstanding may go
+	// without a byte before the dock page calls it stalled; 0 is
+	// fleet.DefaultStallAfter.
+	StallAfter time.Duration
+	// ProgressEvery is how often a file's bytes are recorded while they
+	// arrive (dock_progress.go); 0 is every 2 s.
+	ProgressEvery time.Duration
 }
 
 // Headers of the dock protocol.
@@ -65,6 +74,8 @@ func (s *Server) evidenceRoutes() {
 	a := s.api.Group("", ev.available)
 	a.GET("/dock/stations", ev.listStations)
 	a.POST("/dock/stations", ev.createStation)
+	a.GET("/dock/offloads", ev.listOffloads)
+	a.GET("/dock/offloads/:id", ev.getOffload)
 	a.GET("/evidence", ev.search)
 	a.POST("/evidence/verify", ev.verify)
 	a.GET("/evidence/:id", ev.get)
@@ -120,9 +131,12 @@ func writeEvidenceError(c *gin.Context, err error) {
 }
 
 // OffloadRequest opens an offload; name the device by id or serial.
+// Files, optional, announces what the station will send, so that the
+// dock page shows the whole offload's progress from the start.
 type OffloadRequest struct {
-	DeviceID string `json:"device_id"`
-	Serial   string `json:"serial"`
+	DeviceID string                `json:"device_id"`
+	Serial   string                `json:"serial"`
+	Files    []fleet.AnnouncedFile `json:"files,omitempty"`
 }
 
 func (ev *evidenceAPI) openOffload(c *gin.Context) {
@@ -131,8 +145,17 @@ func (ev *evidenceAPI) openOffload(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
+	files, err := ev.checkManifest(in.Files)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
 	o, err := ev.Vault.OpenOffload(c.Request.Context(), stationOf(c), in.DeviceID, in.Serial)
 	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	if err := ev.Vault.AnnounceFiles(c.Request.Context(), stationOf(c), o.ID, files); err != nil {
 		WriteError(c, err)
 		return
 	}
@@ -294,6 +317,7 @@ func (ev *evidenceAPI) upload(c *gin.Context) {
 	// A file the vault holds already is confirmed without its bytes.
 	if it, ok := ev.stored(c, sum); ok {
 		_ = ev.Spool.Discard(o.ID, name)
+		ev.trackStored(c, o.ID, name, it)
 		c.JSON(http.StatusOK, UploadStatus{Name: name, SizeBytes: it.SizeBytes, ReceivedBytes: it.SizeBytes,
 			Complete: true, Confirmed: true, SHA256: sum, Item: &it})
 		return
@@ -308,7 +332,11 @@ func (ev *evidenceAPI) upload(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
-	u, err = ev.Spool.Write(ctx, o.ID, name, offset, c.Request.Body)
+	tr := ev.trackFile(c, u)
+	u, err = ev.Spool.Write(ctx, o.ID, name, offset, tr.body(offset, c.Request.Body))
+	if u.Size > 0 {
+		tr.received(u.Received)
+	}
 	c.Header(HeaderUploadOffset, strconv.FormatInt(u.Received, 10))
 	c.Header(HeaderUploadLength, strconv.FormatInt(u.Size, 10))
 	if err != nil {
@@ -332,24 +360,32 @@ func (ev *evidenceAPI) upload(c *gin.Context) {
 	}
 	if got != sum {
 		_ = ev.Spool.Discard(o.ID, name)
+		tr.failed(fleet.ErrHashMismatch(sum, got))
 		writeEvidenceError(c, fleet.ErrHashMismatch(sum, got))
 		return
 	}
-	f, err := ev.Spool.Open(o.ID, name)
+	// The spool hashed the bytes as they came and they match: the vault
+	// may take the file itself (a rename on the disk store) rather than
+	// a copy of it. Claimed, so no other request touches it meanwhile.
+	path, release, err := ev.Spool.Claim(o.ID, name)
 	if err != nil {
 		WriteError(c, err)
 		return
 	}
-	it, created, err := ev.Vault.Ingest(ctx, stationOf(c), o.ID, u.Meta(), sum, u.Size, f)
-	f.Close()
+	defer release()
+	it, created, err := ev.Vault.IngestFile(ctx, stationOf(c), o.ID, u.Meta(), sum, u.Size, path)
 	if err != nil {
-		if fleet.HashMismatch(err) {
+		// Kept for a retry only while the spool still has the bytes; once
+		// the store took them a retry must send the file again.
+		if _, serr := os.Stat(path); fleet.HashMismatch(err) || errors.Is(serr, fs.ErrNotExist) {
 			_ = ev.Spool.Discard(o.ID, name)
+			tr.failed(err)
 		}
 		writeEvidenceError(c, err)
 		return
 	}
 	_ = ev.Spool.Discard(o.ID, name)
+	tr.confirmed(it)
 	status.Confirmed, status.Item = true, &it
 	c.Header(HeaderEvidenceID, it.ID)
 	if created {

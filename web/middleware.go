@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -60,6 +61,16 @@ func (s *Server) accessLog(c *gin.Context) {
 	c.Next()
 	status := c.Writer.Status()
 	level := slogLevel(status)
+	// A video player makes several requests a second (LL-HLS playlist
+	// reloads and parts), and viewing is audited per session (VideoAudit):
+	// its answered requests are logged at debug level only.
+	if status < 400 && strings.HasPrefix(c.Request.URL.Path, "/video/") {
+		level = slog.LevelDebug
+	}
+	log := requestLogger(c)
+	if !log.Enabled(c.Request.Context(), level) {
+		return
+	}
 	attrs := []any{
 		"method", c.Request.Method,
 		"path", c.Request.URL.Path,
@@ -72,7 +83,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	if u, ok := actorOf(c); ok {
 		attrs = append(attrs, "user", u.Username)
 	}
-	requestLogger(c).Log(c.Request.Context(), level, "http request", attrs...)
+	log.Log(c.Request.Context(), level, "http request", attrs...)
 }
 
 // recoverPanic turns a handler panic into a logged 500, except for

@@ -127,6 +127,8 @@ type Server struct {
 	fw         *firmwareAPI // firmware images, campaigns, downloads (firmware.go); 503 until MountFirmware
 
 	cov *fleet.Coverage // coverage reports (coverage.go); 503 until MountCoverage
+
+	videoAuth videoAuthCache // decisions of AuthorizeVideo and VideoViewer (video_cache.go)
 }
 
 // New builds the server and registers every route of the register API.
@@ -247,6 +249,7 @@ func (s *Server) routes() {
 	s.vesselRoutes()
 	s.liveRoutes()
 	s.videoRoutes()
+	s.recordingRoutes()
 	s.firmwareRoutes()
 	s.coverageRoutes()
 }

@@ -21,21 +21,26 @@ type VideoSource interface {
 	Handler() http.Handler
 }
 
-// MountVideo connects the relay: its HLS is served under /video/ and
-// GET /api/v1/devices/{id}/live answers with the playback URLs. Until then
-// both answer 503.
+// MountVideo connects the relay: its HLS and WHEP (WebRTC) endpoints are
+// served under /video/ and GET /api/v1/devices/{id}/live answers with the
+// playback URLs. Until then both answer 503.
 func (s *Server) MountVideo(v VideoSource) { s.video = v }
 
 func (s *Server) videoRoutes() {
-	hls := func(c *gin.Context) {
+	relay := func(c *gin.Context) {
 		if s.video == nil {
 			WriteError(c, fleet.Errorf(fleet.EUNAVAILABLE, "live video is not enabled"))
 			return
 		}
 		s.video.Handler().ServeHTTP(c.Writer, c.Request)
 	}
-	s.engine.GET("/video/*path", hls)
-	s.engine.HEAD("/video/*path", hls)
+	s.engine.GET("/video/*path", relay)
+	s.engine.HEAD("/video/*path", relay)
+	// WHEP: POST an offer to /video/{id}/whep, DELETE (or PATCH, refused)
+	// the session resource it answers with.
+	s.engine.POST("/video/*path", relay)
+	s.engine.DELETE("/video/*path", relay)
+	s.engine.PATCH("/video/*path", relay)
 	s.api.GET("/devices/:id/live", s.deviceLive)
 }
 
@@ -60,6 +65,11 @@ func (s *Server) deviceLive(c *gin.Context) {
 	token, _ := c.Get(ctxToken)
 	tok, _ := token.(string)
 	info.HLS += "?token=" + url.QueryEscape(tok)
+	if info.WebRTC != nil {
+		// The WHEP client could send the header, but one way for both is simpler.
+		whep := *info.WebRTC + "?token=" + url.QueryEscape(tok)
+		info.WebRTC = &whep
+	}
 	c.JSON(http.StatusOK, info)
 }
 
@@ -73,19 +83,40 @@ func (s *Server) mayWatch(ctx context.Context, actor fleet.User, id string) erro
 	return err
 }
 
-// AuthorizeVideo is the relay's check of an HLS request: a live session
-// token (header or ?token=) whose user may watch deviceID.
+// AuthorizeVideo is the relay's check of an HLS or WHEP request: a live session
+// token (header or ?token=) whose user may watch deviceID. Decisions are
+// kept for videoAuthTTL (video_cache.go).
 func (s *Server) AuthorizeVideo(r *http.Request, deviceID string) error {
-	u, err := s.videoUser(r)
-	if err != nil {
-		return err
+	token := videoToken(r)
+	if token == "" {
+		return fleet.Errorf(fleet.EUNAUTHORIZED, "sign in first")
 	}
-	return s.mayWatch(r.Context(), u, deviceID)
+	k := newVideoAuthKey(token, deviceID)
+	if e, ok := s.videoAuth.get(k); ok {
+		return e.err
+	}
+	u, err := s.reg.Authenticate(r.Context(), token)
+	if err == nil {
+		// VideoViewer asks next for the same request.
+		s.videoAuth.put(newVideoAuthKey(token, ""), u.ID, nil)
+		err = s.mayWatch(r.Context(), u, deviceID)
+	}
+	s.videoAuth.put(k, u.ID, err)
+	return err
 }
 
 // VideoViewer names the user behind an HLS request, by id, for the audit.
 func (s *Server) VideoViewer(r *http.Request) string {
-	u, err := s.videoUser(r)
+	token := videoToken(r)
+	if token == "" {
+		return ""
+	}
+	k := newVideoAuthKey(token, "")
+	if e, ok := s.videoAuth.get(k); ok {
+		return e.userID
+	}
+	u, err := s.reg.Authenticate(r.Context(), token)
+	s.videoAuth.put(k, u.ID, err)
 	if err != nil {
 		return ""
 	}
@@ -148,10 +179,12 @@ func (a *VideoAudit) record(deviceID, viewer, action string, after map[string]an
 	}
 }
 
-func (s *Server) videoUser(r *http.Request) (fleet.User, error) {
+// videoToken is the session token of a video request: the bearer header
+// (WHEP) or ?token= (HLS, whose player cannot set headers).
+func videoToken(r *http.Request) string {
 	token, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
 		token = strings.TrimSpace(r.URL.Query().Get("token"))
 	}
-	return s.reg.Authenticate(r.Context(), token)
+	return token
 }

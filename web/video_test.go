@@ -22,7 +22,7 @@ func TestDeviceLive(t *testing.T) {
 	// Not mounted yet: the route exists and says so.
 	admin.mustDo(t, http.MethodGet, "/api/v1/devices/"+rec.ID+"/live", nil, http.StatusServiceUnavailable, nil)
 
-	relay, err := video.New(video.Config{RTSPAddr: "127.0.0.1:0"}, video.Deps{Auth: e.reg, Devices: e.reg,
+	relay, err := video.New(video.Config{RTSPAddr: "127.0.0.1:0", WebRTCUDPAddr: "127.0.0.1:0"}, video.Deps{Auth: e.reg, Devices: e.reg,
 		Authorize: e.server.AuthorizeVideo, Viewer: e.server.VideoViewer})
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +39,9 @@ func TestDeviceLive(t *testing.T) {
 
 	var info video.LiveInfo
 	commanderA.mustDo(t, http.MethodGet, "/api/v1/devices/"+rec.ID+"/live", nil, http.StatusOK, &info)
-	if !strings.HasPrefix(info.HLS, "/video/"+rec.ID+"/index.m3u8?token=") || info.State == "" || info.WebRTC != nil {
-		t.Errorf("live = %+v", info)
+	if !strings.HasPrefix(info.HLS, "/video/"+rec.ID+"/index.m3u8?token=") || info.State == "" ||
+		info.WebRTC == nil || *info.WebRTC != "/video/"+rec.ID+"/whep?token="+commanderA.token {
+		t.Errorf("live = %+v (webrtc %v)", info, info.WebRTC)
 	}
 	commanderB.mustDo(t, http.MethodGet, "/api/v1/devices/"+rec.ID+"/live", nil, http.StatusNotFound, nil)
 	manager.mustDo(t, http.MethodGet, "/api/v1/devices/"+rec.ID+"/live", nil, http.StatusForbidden, nil)
@@ -53,5 +54,31 @@ func TestDeviceLive(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("HLS without token: %d, want 401", resp.StatusCode)
+	}
+
+	// WHEP takes the token as a bearer header too, and the same scope: a
+	// commander of another county does not see the device, and a bad
+	// offer from one who may watch is refused as such.
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"another county", commanderB.token, http.StatusNotFound},
+		{"may watch, bad offer", commanderA.token, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/video/"+rec.ID+"/whep", strings.NewReader("not an offer"))
+		req.Header.Set("Content-Type", "application/sdp")
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("WHEP POST, %s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
 	}
 }

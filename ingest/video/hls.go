@@ -47,6 +47,8 @@ type hlsMuxer struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	hasVideo  bool
+
+	idle *time.Timer // closes the muxer when HLS requests have stopped; set by useHLS
 }
 
 func (h *hlsMuxer) markReady() { h.readyOnce.Do(func() { close(h.ready) }) }
@@ -114,7 +116,89 @@ func (h *hlsMuxer) consume(u unit) {
 	}
 }
 
-func (h *hlsMuxer) close() { h.muxer.Close() }
+func (h *hlsMuxer) close() {
+	if h.idle != nil {
+		h.idle.Stop()
+	}
+	h.muxer.Close()
+}
+
+var errNoHLS = fleet.Errorf(fleet.ENOTFOUND, "the stream has no track HLS can carry")
+
+// useHLS returns st's HLS muxer for one request, making it if this is the
+// first HLS request since the stream went live or since the muxer was
+// closed for want of requests. A new muxer starts at the stream's next
+// random-access unit; the request waits for it (waitHLS) as the first
+// request of a new stream does. Every successful call is paired with
+// doneHLS.
+func (st *stream) useHLS() (*hlsMuxer, error) {
+	st.hlsMu.Lock()
+	defer st.hlsMu.Unlock()
+	if st.hls == nil {
+		switch {
+		case st.hlsGone:
+			return nil, errNotReady // the source has just ended; the player retries
+		case st.hlsNone:
+			return nil, errNoHLS
+		}
+		log := st.r.log.With("device", st.deviceID)
+		h, err := newHLSMuxer(st.r, st.deviceID, st.desc, log)
+		if err != nil {
+			return nil, err
+		}
+		if h == nil {
+			st.hlsNone = true
+			return nil, errNoHLS
+		}
+		if !st.addReader(h.reader) { // the stream or the relay closed meanwhile
+			h.close()
+			return nil, errNotReady
+		}
+		// Checked once per ViewerTimeout rather than re-armed by every
+		// request: an LL-HLS viewer makes several a second.
+		h.idle = time.AfterFunc(st.r.cfg.ViewerTimeout, func() { st.closeIdleHLS(h) })
+		st.hls = h
+		log.Debug("HLS muxer started")
+	}
+	st.hlsBusy++
+	return st.hls, nil
+}
+
+func (st *stream) doneHLS() {
+	st.hlsMu.Lock()
+	st.hlsBusy--
+	st.hlsUsed = time.Now()
+	st.hlsMu.Unlock()
+}
+
+// closeIdleHLS closes h, st's HLS muxer, when no HLS request has come for
+// ViewerTimeout (its last HLS viewer has gone, as the viewing session
+// ends); the stream goes on for its other readers. A request still held
+// (a blocking playlist reload) keeps the muxer. It runs on h's timer; if
+// the stream closes meanwhile, h is no longer st's and it does nothing.
+func (st *stream) closeIdleHLS(h *hlsMuxer) {
+	idle := st.r.cfg.ViewerTimeout
+	st.hlsMu.Lock()
+	if st.hls != h {
+		st.hlsMu.Unlock()
+		return
+	}
+	if st.hlsBusy > 0 {
+		h.idle.Reset(idle)
+		st.hlsMu.Unlock()
+		return
+	}
+	if wait := idle - time.Since(st.hlsUsed); wait > 0 {
+		h.idle.Reset(wait)
+		st.hlsMu.Unlock()
+		return
+	}
+	st.hls = nil
+	st.hlsMu.Unlock()
+	st.removeReader(h.reader)
+	h.close()
+	st.r.log.Debug("HLS muxer closed: no HLS viewer", "device", st.deviceID)
+}
 
 // track maps a format to an HLS track and the function that writes its
 // packets, or nil if HLS cannot carry it in this variant. Decoders keep
@@ -260,11 +344,16 @@ func (r *Relay) serveHLS(w http.ResponseWriter, req *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	if st.hls == nil {
-		writeError(w, http.StatusNotFound, fleet.Errorf(fleet.ENOTFOUND, "the stream has no track HLS can carry"))
+	h, err := st.useHLS()
+	if err != nil {
+		if errors.Is(err, errNotReady) {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, statusOf(err), err)
 		return
 	}
-	if !r.waitHLS(req, st.hls) {
+	defer st.doneHLS()
+	if !r.waitHLS(req, h) {
 		if req.Context().Err() == nil {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, errNotReady)
@@ -272,7 +361,7 @@ func (r *Relay) serveHLS(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	cw := &countingWriter{ResponseWriter: w}
-	st.hls.muxer.Handle(cw, req)
+	h.muxer.Handle(cw, req)
 	r.m.hlsSentBytes.Add(float64(cw.n))
 	if !cw.wrote {
 		// gohlslib answers nothing for a name it does not know.
@@ -322,7 +411,7 @@ func (r *Relay) openView(req *http.Request, id string) (*viewer, error) {
 		}
 		return v, nil
 	}
-	full := len(r.viewers) >= r.cfg.MaxViewers
+	full := len(r.viewers)+len(r.whep) >= r.cfg.MaxViewers // HLS and WebRTC share the cap
 	r.mu.Unlock()
 	if full {
 		r.m.refused.WithLabelValues(RefusedViewers).Inc()

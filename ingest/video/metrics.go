@@ -31,14 +31,15 @@ const (
 )
 
 type metrics struct {
-	refused       *prometheus.CounterVec
-	streams       *prometheus.GaugeVec
-	viewers       *prometheus.GaugeVec
-	sessions      *prometheus.CounterVec
-	receivedBytes *prometheus.CounterVec
-	hlsSentBytes  prometheus.Counter
-	pullFailures  prometheus.Counter
-	streamErrors  *prometheus.CounterVec
+	refused         *prometheus.CounterVec
+	streams         *prometheus.GaugeVec
+	viewers         *prometheus.GaugeVec
+	sessions        *prometheus.CounterVec
+	receivedBytes   *prometheus.CounterVec
+	hlsSentBytes    prometheus.Counter
+	webrtcSentBytes prometheus.Counter
+	pullFailures    prometheus.Counter
+	streamErrors    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -53,7 +54,7 @@ func newMetrics() *metrics {
 		}, []string{"source"}),
 		viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fleet_video_viewers",
-			Help: "Open viewing sessions, by protocol (hls: browsers; rtsp: the service's own readers).",
+			Help: "Open viewing sessions, by protocol (hls and webrtc: browsers; rtsp: the service's own readers).",
 		}, []string{"protocol"}),
 		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleet_video_view_sessions_total",
@@ -66,6 +67,10 @@ func newMetrics() *metrics {
 		hlsSentBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleet_video_hls_sent_bytes_total",
 			Help: "HLS playlist, init and segment bytes sent to browsers.",
+		}),
+		webrtcSentBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleet_video_webrtc_sent_bytes_total",
+			Help: "RTP payload bytes sent to browsers over WebRTC.",
 		}),
 		pullFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleet_video_pull_failures_total",
@@ -80,7 +85,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.refused, m.streams, m.viewers, m.sessions, m.receivedBytes,
-		m.hlsSentBytes, m.pullFailures, m.streamErrors}
+		m.hlsSentBytes, m.webrtcSentBytes, m.pullFailures, m.streamErrors}
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {

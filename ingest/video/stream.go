@@ -3,6 +3,7 @@ package video
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,8 +29,8 @@ type unit struct {
 
 // reader takes a stream's packets through a bounded queue into its own
 // goroutine, so that a slow consumer loses packets (counted) instead of
-// holding up the source. The HLS muxer is one; a WebRTC session will be
-// another.
+// holding up the source. The HLS muxer is one, each WebRTC session and
+// each recording another.
 type reader struct {
 	queue   chan unit
 	consume func(unit)
@@ -78,12 +79,24 @@ type stream struct {
 	source   string // "push" or "pull"
 	desc     *description.Session
 	rtsp     *gortsplib.ServerStream
-	hls      *hlsMuxer // nil when no track is one HLS can carry
 	received prometheus.Counter
 
 	mu      sync.RWMutex
 	readers []*reader
 	closed  bool
+
+	// The HLS muxer is made on demand, as MediaMTX makes its own: at the
+	// first HLS request, and closed when HLS requests have stopped for
+	// ViewerTimeout, so that streams watched only over WebRTC or RTSP, or
+	// only recorded, cost no remuxing (hls.go). Guarded by hlsMu, which is
+	// taken before Relay.mu and st.mu, never after. hlsUsed is what the
+	// muxer's idle timer looks at.
+	hlsMu   sync.Mutex
+	hls     *hlsMuxer
+	hlsNone bool      // the stream has no track HLS can carry
+	hlsGone bool      // the stream has closed: no new muxer
+	hlsBusy int       // HLS requests being served by hls
+	hlsUsed time.Time // when the last of them ended
 
 	closeOnce sync.Once
 }
@@ -99,21 +112,8 @@ func (r *Relay) newStream(deviceID, source string, desc *description.Session) (*
 	}
 	st := &stream{r: r, deviceID: deviceID, source: source, desc: desc, rtsp: rs,
 		received: r.m.receivedBytes.WithLabelValues(source)}
-
-	log := r.log.With("device", deviceID)
-	hls, err := newHLSMuxer(r, deviceID, desc, log)
-	switch {
-	case err != nil:
-		log.Warn("no HLS for this stream", "err", err)
-	case hls != nil:
-		st.hls = hls
-		if !st.addReader(hls.reader) {
-			hls.close()
-			st.hls = nil
-		}
-	}
 	r.m.streams.WithLabelValues(source).Inc()
-	log.Info("stream live", "source", source, "media", describe(desc), "hls", st.hls != nil)
+	r.log.Info("stream live", "device", deviceID, "source", source, "media", describe(desc))
 	return st, nil
 }
 
@@ -125,6 +125,10 @@ func (st *stream) addReader(rd *reader) bool {
 		return false
 	}
 	st.mu.Lock()
+	if st.closed { // the source ended meanwhile: close would never stop rd
+		st.mu.Unlock()
+		return false
+	}
 	st.readers = append(st.readers, rd)
 	st.mu.Unlock()
 	st.r.wg.Add(1)
@@ -133,6 +137,24 @@ func (st *stream) addReader(rd *reader) bool {
 		rd.run()
 	}()
 	return true
+}
+
+// removeReader takes rd off the stream and stops it, for a reader that
+// leaves while the stream goes on (a recording stopped). It returns once
+// rd's goroutine has ended, also when the stream's close got there first.
+func (st *stream) removeReader(rd *reader) {
+	st.mu.Lock()
+	i := slices.Index(st.readers, rd)
+	if i >= 0 {
+		// A new slice: close may hold the old one.
+		st.readers = slices.Concat(st.readers[:i], st.readers[i+1:])
+	}
+	st.mu.Unlock()
+	if i >= 0 {
+		rd.close()
+		return
+	}
+	<-rd.done
 }
 
 // writeRTP fans one packet out. It runs on the source's goroutine and
@@ -168,8 +190,12 @@ func (st *stream) close() {
 		for _, rd := range readers {
 			rd.close()
 		}
-		if st.hls != nil {
-			st.hls.close()
+		st.hlsMu.Lock()
+		h := st.hls
+		st.hls, st.hlsGone = nil, true
+		st.hlsMu.Unlock()
+		if h != nil {
+			h.close() // ends the HLS requests it holds
 		}
 		st.rtsp.Close() // disconnects its RTSP readers
 		st.r.m.streams.WithLabelValues(st.source).Dec()

@@ -1,5 +1,6 @@
 // Package video is the live video relay: it takes streams in from devices
-// over RTSP and hands them to command-centre browsers as low-latency HLS.
+// over RTSP and hands them to command-centre browsers as low-latency HLS
+// and WebRTC.
 //
 // Sources. A 4G body-worn recorder pushes (ANNOUNCE/RECORD) to
 // rtsp://host:8554/{device id} when told to over MQTT, authenticating with
@@ -10,8 +11,8 @@
 // nothing is transcoded.
 //
 // On demand. Each device has at most one path: one source feeding any
-// number of viewers. The first viewer (an HLS session, an RTSP reader, or a
-// call to Live) starts the source: a pull, or a StreamStarter call that the
+// number of viewers. The first viewer (an HLS or WebRTC session, an RTSP
+// reader, or a call to Live) starts the source: a pull, or a StreamStarter call that the
 // MQTT side turns into fleet/v1/{id}/cmd/stream.start. IdleStop after the
 // last viewer has gone, the source is stopped (the pull closed, or
 // stream.stop sent and the push closed). A push that arrives with no viewer
@@ -24,22 +25,30 @@
 // with it held.
 //
 // Out. Every live path has a gortsplib ServerStream (for the service's own
-// RTSP readers, e.g. a future recorder-to-disk) and an HLS muxer (gohlslib,
-// low-latency fMP4 by default) served by Handler under
+// RTSP readers). Its HLS muxer (gohlslib, low-latency fMP4 by default) is
+// made by the first HLS request and closed ViewerTimeout after the last,
+// as MediaMTX does: a stream watched only over WebRTC or recorded costs no
+// remuxing. It is served by Handler under
 // {HTTPPrefix}/{device id}/index.m3u8. Each HLS request is checked by the
 // Authorize hook; a viewer's requests form one viewing session, reported to
 // the Auditor when it starts and when it has been quiet for ViewerTimeout.
 // G.711 has no place in HLS without transcoding, so HLS carries only the
-// video and AAC/Opus audio; WebRTC will carry G.711 as is.
+// video and AAC/Opus audio. With WebRTCUDPAddr set, browsers can also play
+// over WebRTC, signalled with WHEP at {HTTPPrefix}/{device id}/whep
+// (webrtc_whep.go): H.264 video and Opus or G.711 audio as they come, all
+// sessions through one UDP port; H.265, which browsers do not play over
+// WebRTC, is refused there and left to HLS. StartRecording records a
+// stream into the evidence store as MP4 segments (record.go), holding it
+// as a viewer does; a commander asks for it, or an SOS.
 //
 // Data path. Source callbacks (gortsplib's goroutines) hand each RTP
 // packet to the path's stream, which writes it to the RTSP readers (their
 // queues are gortsplib's) and to each reader's bounded queue; a reader that
 // falls behind loses packets, counted, and never slows the source or other
 // readers. The HLS muxer is one such reader, depacketizing in its own
-// goroutine. WebRTC (pion, later) is meant to be another: a reader that
-// takes RTP from the stream, with its own HTTP signalling endpoint next to
-// the HLS one and its URL in LiveInfo.WebRTC, which is null until then.
+// goroutine; each WebRTC session is another, re-packetizing H.264 for the
+// WebRTC MTU and starting each viewer at a keyframe; a recording is a
+// third, writing segment files as it goes.
 //
 // Authentication. Register secrets are stored as hashes, so a push can be
 // checked only with the secret itself: the RTSP server offers Basic auth
@@ -51,8 +60,8 @@
 // Server.TLSConfig) is the next step. RTSP readers authenticate with the
 // relay's internal reader credential: browsers do not speak RTSP.
 //
-// It imports the domain (fleet, devices), gortsplib, gohlslib and
-// Prometheus; never a store, the MQTT client or the web layer, which reach
+// It imports the domain (fleet, devices), gortsplib, gohlslib, pion/webrtc
+// and Prometheus; never a store, the MQTT client or the web layer, which reach
 // it through the small interfaces declared here.
 package video
 
@@ -118,7 +127,7 @@ const (
 // LiveInfo is what GET /api/v1/devices/{id}/live returns.
 type LiveInfo struct {
 	HLS    string  `json:"hls"`
-	WebRTC *string `json:"webrtc"` // null until the WebRTC step
+	WebRTC *string `json:"webrtc"` // WHEP endpoint; null when the relay serves no WebRTC
 	State  string  `json:"state"`
 }
 
@@ -149,7 +158,7 @@ type Config struct {
 	PullReadTimeout time.Duration // a pulled source silent this long is dropped; default 10s
 
 	ReaderSecret      string // password of DefaultReaderUsername; "" generates one at New
-	MaxViewers        int    // open HLS viewing sessions, all devices together; default 1000
+	MaxViewers        int    // open viewing sessions (HLS and WebRTC), all devices together; default 1000
 	MaxConcurrentAuth int    // push credential checks under way at once; default 64
 	ReaderQueue       int    // packets queued per reader (the HLS muxer); default 1024
 
@@ -159,6 +168,18 @@ type Config struct {
 	HLSPartMinDuration    time.Duration // default 200ms
 
 	LogEvery time.Duration // noisy events are logged at most once per kind per this; default 1m
+
+	// Recording into the evidence store (record.go).
+	RecordDir         string        // segments are written here until stored; default $TMPDIR/fleet-recordings
+	RecordSegment     time.Duration // segment length, cut at a keyframe; default 60s
+	RecordMaxDuration time.Duration // a recording asked for without a limit stops after this; default 30m
+	RecordMaxLimit    time.Duration // the longest recording that may be asked for; default 4h
+
+	// WebRTC (WHEP) output. Every session's media goes through one UDP
+	// port (ICE UDP mux), e.g. ":8189"; empty serves no WebRTC.
+	WebRTCUDPAddr string
+	WebRTCTCPAddr string   // ICE over TCP for browsers whose UDP is blocked; "" off
+	WebRTCHostIPs []string // addresses advertised besides the local ones (1:1 NAT, a public address)
 }
 
 func (c Config) withDefaults() Config {
@@ -221,7 +242,7 @@ func (c Config) validate() error {
 	if (c.RTSPUDPRTPAddr == "") != (c.RTSPUDPRTCPAddr == "") {
 		return errors.New("video: the UDP RTP and RTCP addresses go together")
 	}
-	return nil
+	return c.validateWebRTC()
 }
 
 // Deps are what the relay needs from the rest of the service.
@@ -230,6 +251,9 @@ type Deps struct {
 	Devices DeviceLookup        // kind and rtsp_url of a device; required
 	Starter StreamStarter       // nil: recorders are not asked to push, pushes are still taken
 	Auditor Auditor             // nil: viewing sessions are not reported
+	// Recordings stores recorded segments (as evidence); nil refuses
+	// StartRecording.
+	Recordings RecordingSink
 
 	// Authorize decides whether the HTTP request may watch deviceID; it is
 	// required, so that video is never served unchecked. An error with code
@@ -255,6 +279,7 @@ type Relay struct {
 	viewerOf  func(*http.Request) string
 	log       *slog.Logger
 	m         *metrics
+	rec       *recorder // recordings into the evidence store (record.go)
 	noisy     *logthrottle.Throttle
 	authSem   chan struct{}
 
@@ -268,6 +293,9 @@ type Relay struct {
 	paths    map[string]*path
 	sessions map[*gortsplib.ServerSession]*rtspSession
 	viewers  map[viewerKey]*viewer
+	whep     map[string]*whepSession // WebRTC sessions by id
+
+	rtc *rtcServer // nil when WebRTC is off; set by Start
 
 	srv      *gortsplib.Server
 	rtspAddr net.Addr
@@ -311,6 +339,10 @@ func New(cfg Config, deps Deps) (*Relay, error) {
 	if err := m.register(deps.Registry); err != nil {
 		return nil, err
 	}
+	rec, err := newRecorder(deps.Recordings, deps.Registry)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{
 		cfg:       cfg,
@@ -322,6 +354,7 @@ func New(cfg Config, deps Deps) (*Relay, error) {
 		viewerOf:  viewerOf,
 		log:       logger.With("component", "video"),
 		m:         m,
+		rec:       rec,
 		noisy:     logthrottle.New(cfg.LogEvery),
 		authSem:   make(chan struct{}, cfg.MaxConcurrentAuth),
 		ctx:       ctx,
@@ -329,9 +362,13 @@ func New(cfg Config, deps Deps) (*Relay, error) {
 		paths:     make(map[string]*path),
 		sessions:  make(map[*gortsplib.ServerSession]*rtspSession),
 		viewers:   make(map[viewerKey]*viewer),
+		whep:      make(map[string]*whepSession),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cfg.HTTPPrefix+"/{id}/{file}", r.serveHLS)
+	mux.HandleFunc("POST "+cfg.HTTPPrefix+"/{id}/whep", r.serveWHEP)
+	mux.HandleFunc("DELETE "+cfg.HTTPPrefix+"/{id}/whep/{session}", r.serveWHEPDelete)
+	mux.HandleFunc("PATCH "+cfg.HTTPPrefix+"/{id}/whep/{session}", r.serveWHEPPatch)
 	r.handler = mux
 	return r, nil
 }
@@ -349,6 +386,9 @@ func (r *Relay) start() error {
 	r.mu.Unlock()
 	if closed {
 		return errors.New("video: relay closed")
+	}
+	if err := r.startWebRTC(); err != nil {
+		return err
 	}
 	srv := &gortsplib.Server{
 		Handler:        &rtspHandler{r: r},
@@ -375,6 +415,7 @@ func (r *Relay) start() error {
 		r.mu.Lock()
 		r.srv = nil
 		r.mu.Unlock()
+		r.closeWebRTC()
 		return fmt.Errorf("video: start RTSP server on %s: %w", r.cfg.RTSPAddr, err)
 	}
 	r.mu.Lock()
@@ -385,7 +426,8 @@ func (r *Relay) start() error {
 		defer r.wg.Done()
 		r.housekeep()
 	}()
-	r.log.Info("started", "rtsp", r.rtspAddr.String(), "hls", r.cfg.HTTPPrefix, "hls_variant", r.cfg.HLSVariant)
+	r.log.Info("started", "rtsp", r.rtspAddr.String(), "hls", r.cfg.HTTPPrefix, "hls_variant", r.cfg.HLSVariant,
+		"webrtc_udp", r.WebRTCAddr())
 	return nil
 }
 
@@ -470,6 +512,7 @@ func (r *Relay) close() {
 		cancel()
 	}
 	r.wg.Wait()
+	r.closeWebRTC() // after the sessions, which ended with r.ctx
 	r.log.Info("closed")
 }
 
@@ -480,6 +523,10 @@ func (r *Relay) close() {
 // fleet.ENOTFOUND, devices without video fleet.EINVALID.
 func (r *Relay) Live(ctx context.Context, deviceID string) (LiveInfo, error) {
 	info := LiveInfo{HLS: r.cfg.HTTPPrefix + "/" + deviceID + "/index.m3u8"}
+	if r.rtc != nil {
+		whep := r.cfg.HTTPPrefix + "/" + deviceID + "/whep"
+		info.WebRTC = &whep
+	}
 	p, err := r.acquire(ctx, deviceID)
 	if err != nil {
 		return LiveInfo{}, err
