@@ -284,11 +284,19 @@ func TestCommandCentre(t *testing.T) {
 	b.do("close the timeline", chromedp.Click(chromedp.CSS("#alert-timeline .dialog-head .icon-btn")),
 		chromedp.WaitNotPresent(chromedp.ID("alert-timeline")))
 
-	// Live video: the relay is not part of this server, so the dialog says why nothing plays.
-	// The vendored hls.js (used where the browser has no native HLS) loads under the page's CSP.
-	b.do("open the live video", chromedp.Click(chromedp.ID("device-video")), chromedp.WaitVisible(chromedp.ID("video-dialog")))
-	b.waitJS("the video dialog explains", `!!document.querySelector('#live-video-status .alert.error')`)
-	b.do("close the video", chromedp.KeyEvent("\x1b"), chromedp.WaitNotPresent(chromedp.ID("video-dialog")))
+	// Live video: the device goes on the video wall; the relay is not part of this server, so
+	// its tile says why nothing plays, and closing the tile empties the wall.
+	// The vendored hls.js (the wall's HLS player) loads under the page's CSP.
+	tile := fmt.Sprintf(`#video-wall .wall-tile[data-device=%q]`, rec)
+	b.do("watch the recorder", chromedp.Click(chromedp.ID("device-video")), chromedp.WaitVisible(chromedp.ID("video-wall")))
+	b.waitJS("the tile explains", fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+		return !!el && el.dataset.state === 'failed' && !!el.querySelector('.wall-msg .alert.error'); })()`, tile))
+	b.waitText(tile+" .wall-tile-title", recorderSN)
+	b.waitText(tile+" .wall-tile-title", officerName)
+	b.waitText(tile+" .wall-state", "无法启动")
+	b.waitText("#wall-status", recorderSN)
+	b.do("close the tile", chromedp.Click(chromedp.CSS(tile+" .wall-close")))
+	b.waitJS("the wall is empty and hidden", `document.querySelectorAll('#video-wall .wall-tile').length === 0 && document.getElementById('video-wall').hidden`)
 	if ok := evalJS[bool](b, "hls.js", `import('/vendor/hls/hls.light.min.mjs').then((m) => m.default.isSupported())`); !ok {
 		t.Error("the vendored hls.js does not load or finds no Media Source Extensions")
 	}

@@ -19,14 +19,17 @@ import command from './pages/command.js';
 import coverage from './pages/coverage.js';
 import evidence from './pages/evidence.js';
 import firmware from './pages/firmware.js';
+import docks, { DOCK_ROLES } from './pages/docks.js';
 
-// Each route: the page module, the permission it needs (null: any signed-in user), its icon
-// and nav group. Pages without a module are placeholders that later issues fill.
+// Each route: the page module, the permission it needs (null: any signed-in user), the roles
+// it is for when no single permission says so, its icon and nav group. Pages without a module
+// are placeholders that later issues fill.
 const ROUTES = [
   { id: 'desk', group: 'equipment', perm: 'assignments.manage', icon: 'desk', render: desk },
   { id: 'devices', group: 'equipment', perm: 'register.read', icon: 'devices', render: devices },
   { id: 'officers', group: 'equipment', perm: 'register.read', icon: 'officers', render: officers },
   { id: 'units', group: 'equipment', perm: 'register.read', icon: 'units', render: unitsPage },
+  { id: 'docks', group: 'equipment', perm: 'register.read', roles: DOCK_ROLES, icon: 'docks', render: docks },
   { id: 'command', group: 'supervision', perm: 'live.watch', icon: 'command', render: command },
   { id: 'coverage', group: 'supervision', perm: 'coverage.read', icon: 'coverage', render: coverage },
   { id: 'evidence', group: 'supervision', perm: 'register.read', icon: 'evidence', render: evidence },
@@ -132,7 +135,7 @@ export function can(perm) {
 }
 
 function visibleRoutes() {
-  return ROUTES.filter((r) => !r.perm || can(r.perm));
+  return ROUTES.filter((r) => (!r.perm || can(r.perm)) && (!r.roles || r.roles.includes(session?.user?.role)));
 }
 
 function renderShell() {

@@ -8,6 +8,7 @@ const PATHS = {
   command: 'M12 21s-6-6-6-11a6 6 0 0 1 12 0c0 5-6 11-6 11zM12 12a2 2 0 1 0 0-4 2 2 0 0 0 0 4z',
   coverage: 'M4 20V10M10 20V4M16 20v-7M22 20H2',
   evidence: 'M6 3h9l4 4v14H6zM14 3v5h5M9 13h7M9 17h7',
+  docks: 'M3 14h18v6H3zM7 14V9h10v5M12 3v6M9 6l3 3 3-3M7 17h2',
   firmware: 'M7 7h10v10H7zM10 3v4M14 3v4M10 17v4M14 17v4M3 10h4M3 14h4M17 10h4M17 14h4',
   audit: 'M9 5h11M9 12h11M9 19h11M4 5l1 1 2-2M4 12l1 1 2-2M4 19l1 1 2-2',
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',

@@ -1,7 +1,8 @@
 // Command centre (指挥中心): a live map of officers (their recorders), enforcement vehicles
 // (vehicle terminals) and vessels (AIS), the alerts panel with SOS first, track playback and
-// live video. The map works with no tile server: a plain background with a graticule and the
-// units' names; tiles are added when the server (or this browser) names a tile source.
+// the video wall (command/wall.js). The map works with no tile server: a plain background with a
+// graticule and the units' names; tiles are added when the server (or this browser) names a tile
+// source.
 //
 // Data: GET /api/v1/live/positions for the picture, then the live feed (command/live.js) for
 // changes; GET /api/v1/vessels?bbox= for the vessels in view, again after the map moves;
@@ -20,7 +21,8 @@ import { LiveFeed } from '../command/live.js';
 import { deviceMarker, vesselMarker, legend, deviceState, vesselName, vesselHeading } from '../command/markers.js';
 import { AlertsPanel } from '../command/alerts.js';
 import { TrackPlayer, PRESETS } from '../command/track.js';
-import { openLiveVideo, VIDEO_KINDS } from '../command/video.js';
+import { VIDEO_KINDS } from '../command/video.js';
+import { VideoWall } from '../command/wall.js';
 
 // Mainland China, when there is nothing to show yet.
 const DEFAULT_VIEW = { center: [32.5, 110], zoom: 5 };
@@ -107,10 +109,14 @@ export default async function render(root, ctx) {
     h('div', { class: 'toolbar-left' }, searchForm, layerMenu),
     h('div', { class: 'toolbar-right' }, counts, liveStatus));
 
-  clear(root, h('div', { class: 'command', id: 'command' },
-    h('section', { class: 'cmd-main', 'aria-labelledby': 'page-title' }, toolbar, sosBanner,
-      h('div', { class: 'cmd-map-wrap' }, mapEl, notice), trackBar),
-    side));
+  const cmdMain = h('section', { class: 'cmd-main', 'aria-labelledby': 'page-title' }, toolbar, sosBanner,
+    h('div', { class: 'cmd-map-wrap' }, mapEl, notice), trackBar);
+  // The wall lives outside the map, so that panning and zooming leave its pictures alone.
+  const wall = new VideoWall({ host: cmdMain, owner: ctx.me?.user?.id });
+  cmdMain.appendChild(wall.el);
+  signal.addEventListener('abort', () => wall.destroy(), { once: true });
+  clear(root, h('div', { class: 'command', id: 'command' }, cmdMain, side));
+  wall.restore();
 
   // ---- Leaflet and the base map ----
   let L;
@@ -209,6 +215,21 @@ export default async function render(root, ctx) {
   function deviceLabel(id) {
     const d = info.get(id);
     return d?.serial || id;
+  }
+
+  // wallDevice is what a video-wall tile says of device id: serial, kind, holder, unit.
+  function wallDevice(id) {
+    const reg = info.get(id);
+    const p = devs.get(id)?.p;
+    const unitId = p?.unit_id || reg?.unit_id || '';
+    const unit = unitId ? ctx.units.name(unitId) : '';
+    return {
+      id,
+      label: deviceLabel(id),
+      kind: p?.kind || reg?.kind || '',
+      holder: holders.get(id)?.text || '',
+      unit: unit !== unitId ? unit : '', // the store answers the id for a unit it does not know
+    };
   }
 
   function stateText(state) {
@@ -320,6 +341,9 @@ export default async function render(root, ctx) {
         if (changed && !signal.aborted) {
           handle.marker.getTooltip()?.update();
           restyle(id);
+          // A selection made while this lookup was under way found it pending and drew no holder.
+          if (selected?.type === 'device' && selected.id === id) renderDevicePanel();
+          if (wall.has(id)) wall.update(wallDevice(id));
         }
       });
     });
@@ -642,7 +666,9 @@ export default async function render(root, ctx) {
       restyle(sel.id);
       const d = devs.get(sel.id);
       ensureInfo(sel.id, d?.p.kind).then(() => {
-        if (selected === sel && !signal.aborted) {
+        if (signal.aborted) return;
+        if (wall.has(sel.id)) wall.update(wallDevice(sel.id));
+        if (selected === sel) {
           renderDevicePanel();
           restyle(sel.id);
         }
@@ -709,8 +735,9 @@ export default async function render(root, ctx) {
         h('div', { class: 'cmd-actions' },
           fix ? h('button', { type: 'button', class: 'btn small', id: 'device-locate', text: t('map.locate'), onclick: () => { const c = devs.get(id)?.p; if (c) centreOn(c.lat, c.lon); } }) : null,
           VIDEO_KINDS.includes(kind) ? h('button', {
-            type: 'button', class: 'btn small primary', id: 'device-video', text: t('video.open'),
-            onclick: () => openLiveVideo({ id, label }),
+            type: 'button', class: 'btn small primary', id: 'device-video', text: t('wall.watch'),
+            'aria-describedby': 'wall-status',
+            onclick: () => wall.add(wallDevice(id)),
           }) : null),
         trackButtons({ id, label }));
     }

@@ -35,6 +35,8 @@ export default async function render(root, ctx) {
   }
   const names = new Names();
   const wanted = (window.location.hash.split('/')[2] || '').split('?')[0];
+  // #/evidence/search?item=ID opens that item (the dock page links its confirmed files here).
+  const linked = new URLSearchParams(window.location.hash.split('?')[1] || '').get('item');
   let active = views.some(([id]) => id === wanted) ? wanted : views[0][0];
   const panel = h('div', { role: 'tabpanel', id: 'ev-panel', tabindex: '-1' });
   const tabs = views.map(([id]) => h('button', {
@@ -73,6 +75,7 @@ export default async function render(root, ctx) {
     });
   }
   select(active);
+  if (linked && canRead) itemDialog(ctx, { names, canRead, role }, linked);
 }
 
 // Names resolves officer and device ids to names for the tables, once each.
