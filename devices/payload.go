@@ -119,45 +119,42 @@ func AppendTelemetry(dst []Telemetry, payload []byte, now time.Time) ([]Telemetr
 	if err := checkSize(payload); err != nil {
 		return dst, err
 	}
+	var array bool
 	switch firstByte(payload) {
 	case '{':
-		var w wireTelemetry
-		if err := json.Unmarshal(payload, &w); err != nil {
-			return dst, decodeError(err)
-		}
-		t, err := w.telemetry(now)
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, t), nil
 	case '[':
 		if overBatch(payload) {
 			return dst, refuse(ReasonTooMany, "", "more than "+strconv.Itoa(MaxBatch)+" samples")
 		}
-		var ws []wireTelemetry
-		if err := json.Unmarshal(payload, &ws); err != nil {
-			return dst, decodeError(err)
-		}
-		if len(ws) == 0 {
-			return dst, refuse(ReasonEmpty, "", "empty array")
-		}
-		orig := dst
-		for i := range ws {
-			t, err := ws[i].telemetry(now)
-			if err != nil {
-				err.Field = "[" + strconv.Itoa(i) + "]." + err.Field
-				return orig, err
-			}
-			dst = append(dst, t)
-		}
-		return dst, nil
+		array = true
 	default:
 		return dst, shapeError(payload, "telemetry is a JSON object or array")
 	}
+	d := telemetryDecoders.Get().(*telemetryDecoder)
+	defer d.release()
+	ws, perr := d.decode(payload, array)
+	if perr != nil {
+		return dst, perr
+	}
+	if len(ws) == 0 {
+		return dst, refuse(ReasonEmpty, "", "empty array")
+	}
+	orig := dst
+	for i := range ws {
+		t, err := ws[i].telemetry(now)
+		if err != nil {
+			if array {
+				err.Field = "[" + strconv.Itoa(i) + "]." + err.Field
+			}
+			return orig, err
+		}
+		dst = append(dst, t)
+	}
+	return dst, nil
 }
 
-// wireTelemetry is the JSON as sent. Its field types parse without
-// allocating and tell "absent" (or null) from zero.
+// wireTelemetry is the JSON as sent (see telemetryDecoder). Its field
+// types parse without allocating and tell "absent" (or null) from zero.
 type wireTelemetry struct {
 	TS             msTime   `json:"ts"`
 	Lat            optFloat `json:"lat"`

@@ -4,7 +4,9 @@
 // unit publishes into typed, sanity-checked values.
 //
 // It is a domain package: it imports only the standard library (fleet at
-// most), never an MQTT client, a broker or a store. The AIS NMEA decoder
+// most; and jsontext, the standard library's encoding/json/jsontext that
+// Go 1.26 ships only behind an experiment, see payload_decode.go), never
+// an MQTT client, a broker or a store. The AIS NMEA decoder
 // lives in devices/ais.
 package devices
 

@@ -444,6 +444,12 @@ func (r *ingestRun) report(w windowResult, d drainResult) {
 	fmt.Fprintf(out, "fleetd's Go runtime at the end of the window: heap in use %.0f MB, goroutine stacks %.0f MB (%.0f goroutines), from the OS %.0f MB\n",
 		w.m1.sum("go_memstats_heap_inuse_bytes")/(1<<20), w.m1.sum("go_memstats_stack_inuse_bytes")/(1<<20),
 		w.m1.sum("go_goroutines"), w.m1.sum("go_memstats_sys_bytes")/(1<<20))
+	// Allocation per message does not depend on what else the machine
+	// runs, unlike CPU time: the steadiest measure of fleetd's own work.
+	allocPerMsg := (w.m1.sum("go_memstats_alloc_bytes_total") - w.m0.sum("go_memstats_alloc_bytes_total")) / max(handled*secs, 1)
+	gcCycles := w.m1.sum("go_gc_duration_seconds_count") - w.m0.sum("go_gc_duration_seconds_count")
+	fmt.Fprintf(out, "fleetd's Go runtime in the window: %.0f bytes allocated per message handled, %.0f garbage collections\n",
+		allocPerMsg, gcCycles)
 	fmt.Fprintf(out, "fleetload memory with its %d %s clients: %.0f MB\n", cfg.connections, cfg.client, float64(r.self.rssKB)/1024)
 	fmt.Fprintf(out, "load average: before the window see above; at its end %s\n", w.loadEnd)
 
@@ -456,10 +462,11 @@ func (r *ingestRun) report(w windowResult, d drainResult) {
 	fd, in, gen, mq := use(w.uses, "fleetd"), use(w.uses, "influxd"), use(w.uses, "fleetload"), use(w.uses, "mosquitto")
 	fmt.Fprintf(out, "\nRESULT mode=ingest broker=%s client=%s qos=%d connections=%d offered=%.0f written=%.0f msg/s%s "+
 		"lossless=%t missing=%d p50=%s p99=%s max=%s fleetd_cores=%.2f fleetd_us_per_msg=%.0f fleetd_cpu_wait=%.2f "+
-		"influxd_cores=%.2f fleetload_cores=%.2f mosquitto_cores=%.2f others_cores=%.2f fleetd_rss_mb=%.0f influxd_rss_mb=%.0f load=%q\n",
+		"fleetd_alloc_b_per_msg=%.0f fleetd_gcs=%.0f influxd_cores=%.2f fleetload_cores=%.2f mosquitto_cores=%.2f others_cores=%.2f "+
+		"fleetd_rss_mb=%.0f influxd_rss_mb=%.0f load=%q\n",
 		brokerTag(cfg), cfg.client, cfg.qos, cfg.connections, offered, written, share,
 		lossless, missing, ms(ls.p50), ms(ls.p99), ms(ls.mx), fd.cores, fd.cores*1e6/max(handled, 1), fd.wait,
-		in.cores, gen.cores, mq.cores, othersOf(w.uses, w.busy), fd.peak, in.peak, w.loadEnd)
+		allocPerMsg, gcCycles, in.cores, gen.cores, mq.cores, othersOf(w.uses, w.busy), fd.peak, in.peak, w.loadEnd)
 }
 
 func brokerTag(c ingestConfig) string {

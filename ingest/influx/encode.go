@@ -23,17 +23,105 @@ import (
 // unsigned type, so uint64 is written as an integer), and value types
 // outside series.Point's contract.
 type encoder struct {
-	// Scratch for sorting, reused across points. Pairs are collected in
-	// one pass over each map, which saves a second lookup per key.
-	tags   []tagPair
-	fields []fieldPair
+	// Scratch for sorting, reused across points.
+	tags   []pair[string]
+	fields []pair[any]
+	// orders remembers, per measurement, the keys its points had, sorted:
+	// a point whose keys are all known is read in that order, one lookup
+	// per key, instead of iterating its map and sorting, which was most of
+	// the cost of a telemetry point (BenchmarkEncode).
+	orders []keyOrder
 }
 
-type tagPair struct{ k, v string }
-
-type fieldPair struct {
+type pair[V any] struct {
 	k string
-	v any
+	v V
+}
+
+// keyOrder is the sorted union of the tag keys, and of the field keys, of
+// the points of one measurement.
+type keyOrder struct {
+	measurement  string
+	tags, fields []string
+}
+
+// Bounds of encoder.orders: points with many keys, or of many
+// measurements, are sorted as they come.
+const (
+	maxOrders    = 16
+	maxOrderKeys = 32
+)
+
+// order returns the keyOrder of measurement m, nil when there is no room
+// for another.
+func (e *encoder) order(m string) *keyOrder {
+	for i := range e.orders {
+		if e.orders[i].measurement == m {
+			return &e.orders[i]
+		}
+	}
+	if len(e.orders) == maxOrders {
+		return nil
+	}
+	e.orders = append(e.orders, keyOrder{measurement: m})
+	return &e.orders[len(e.orders)-1]
+}
+
+// sortedPairs returns the entries of m sorted by key in dst's storage.
+// known (nil: none) is a sorted list of keys seen before: when it holds
+// every key of m, and not many more, the pairs are looked up in its order;
+// otherwise they are collected and sorted, and known learns the keys.
+func sortedPairs[V any](dst []pair[V], m map[string]V, known *[]string) []pair[V] {
+	dst = dst[:0]
+	if known != nil && len(m) > 0 && len(*known) <= 2*len(m)+4 {
+		for _, k := range *known {
+			if v, ok := m[k]; ok {
+				dst = append(dst, pair[V]{k, v})
+			}
+		}
+		if len(dst) == len(m) {
+			return dst
+		}
+		dst = dst[:0]
+	}
+	for k, v := range m {
+		dst = append(dst, pair[V]{k, v})
+	}
+	slices.SortFunc(dst, func(a, b pair[V]) int { return strings.Compare(a.k, b.k) })
+	if known != nil {
+		*known = mergeKeys(*known, dst)
+	}
+	return dst
+}
+
+// mergeKeys returns the sorted union of known and the keys of sorted, or
+// known when it has them all or the union would be over maxOrderKeys.
+func mergeKeys[V any](known []string, sorted []pair[V]) []string {
+	n, i := len(known), 0
+	for _, p := range sorted {
+		for i < len(known) && known[i] < p.k {
+			i++
+		}
+		if i == len(known) || known[i] != p.k {
+			n++
+		}
+	}
+	if n == len(known) || n > maxOrderKeys {
+		return known
+	}
+	out := make([]string, 0, n)
+	i = 0
+	for _, p := range sorted {
+		for i < len(known) && known[i] < p.k {
+			out = append(out, known[i])
+			i++
+		}
+		if i < len(known) && known[i] == p.k {
+			i++
+		}
+		out = append(out, p.k)
+	}
+	return append(out, known[i:]...)
 }
 
 // appendPoint appends p as one line to dst. ok is false, with dst as it
@@ -45,11 +133,11 @@ func (e *encoder) appendPoint(dst []byte, p *series.Point) (_ []byte, ok bool) {
 	start := len(dst)
 	dst = appendEscaped(dst, p.Measurement, nameEscapes)
 
-	e.tags = e.tags[:0]
-	for k, v := range p.Tags {
-		e.tags = append(e.tags, tagPair{k, v})
+	var knownTags, knownFields *[]string
+	if o := e.order(p.Measurement); o != nil {
+		knownTags, knownFields = &o.tags, &o.fields
 	}
-	slices.SortFunc(e.tags, func(a, b tagPair) int { return strings.Compare(a.k, b.k) })
+	e.tags = sortedPairs(e.tags, p.Tags, knownTags)
 	for _, t := range e.tags {
 		if t.k == "" || t.v == "" || strings.HasSuffix(t.k, `\`) || strings.HasSuffix(t.v, `\`) {
 			continue
@@ -60,11 +148,7 @@ func (e *encoder) appendPoint(dst []byte, p *series.Point) (_ []byte, ok bool) {
 		dst = appendEscaped(dst, t.v, keyEscapes)
 	}
 
-	e.fields = e.fields[:0]
-	for k, v := range p.Fields {
-		e.fields = append(e.fields, fieldPair{k, v})
-	}
-	slices.SortFunc(e.fields, func(a, b fieldPair) int { return strings.Compare(a.k, b.k) })
+	e.fields = sortedPairs(e.fields, p.Fields, knownFields)
 	sep := byte(' ')
 	for _, f := range e.fields {
 		if f.k == "" || strings.HasSuffix(f.k, `\`) {

@@ -3,6 +3,9 @@ package influx
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +110,61 @@ func TestEncodeSkipsUnencodable(t *testing.T) {
 				t.Fatalf("got %q ok=%v, want %q", got, ok, tt.want)
 			}
 		})
+	}
+}
+
+// One encoder remembers the key order of each measurement; points whose
+// keys come and go, more than it remembers, and of more measurements than
+// it keeps, must still come out as the client writes them.
+func TestEncodeKeyOrders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var e encoder
+	for i := range 3000 {
+		p := series.Point{
+			Measurement: "m" + strconv.Itoa(rng.IntN(maxOrders+4)),
+			Tags:        map[string]string{},
+			Fields:      map[string]any{},
+			Time:        t0.Add(time.Duration(i)),
+		}
+		nKeys := 1 + rng.IntN(maxOrderKeys+8)
+		if rng.IntN(4) > 0 {
+			nKeys = 1 + rng.IntN(6) // mostly few keys, as the services write
+		}
+		for range nKeys {
+			k := "k" + strconv.Itoa(rng.IntN(2*maxOrderKeys))
+			p.Fields[k] = float64(rng.IntN(100))
+			if rng.IntN(2) == 0 {
+				p.Tags["t"+k] = "v"
+			}
+		}
+		got, ok := e.appendPoint(nil, &p)
+		if !ok {
+			t.Fatal("not encoded")
+		}
+		if want := clientLine(t, p); string(got) != want {
+			t.Fatalf("point %d:\n got %q\nwant %q", i, got, want)
+		}
+	}
+	if len(e.orders) != maxOrders {
+		t.Errorf("%d measurements remembered", len(e.orders))
+	}
+	// It learns the union of the keys, in order.
+	e = encoder{}
+	for _, keys := range [][]string{{"c", "b"}, {"a"}, {"d", "b"}, {"b"}} {
+		p := series.Point{Measurement: "u", Tags: map[string]string{}, Fields: map[string]any{}}
+		for _, k := range keys {
+			p.Tags[k], p.Fields[k] = "v", 1.0
+		}
+		e.appendPoint(nil, &p)
+	}
+	if o := e.orders[0]; !slices.Equal(o.tags, []string{"a", "b", "c", "d"}) || !slices.Equal(o.fields, o.tags) {
+		t.Errorf("order %+v", o)
+	}
+	for _, o := range e.orders {
+		if len(o.tags) > maxOrderKeys || len(o.fields) > maxOrderKeys ||
+			!slices.IsSorted(o.tags) || !slices.IsSorted(o.fields) {
+			t.Fatalf("order %+v", o)
+		}
 	}
 }
 

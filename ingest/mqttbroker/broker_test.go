@@ -572,3 +572,76 @@ func TestBrokerLifecycle(t *testing.T) {
 type discard struct{}
 
 func (discard) Handle(context.Context, devices.Message) error { return nil }
+
+// Device messages reach the Handler once each, whether they skip mochi's
+// subscription index (no service client reading) or go through it (one
+// is), and the service client gets its copies from then on.
+func TestDeviceMessagesDeliveredOnce(t *testing.T) {
+	e := newEnv(t, ingest.LiveConfig{}, ingest.Config{})
+	c := e.device(t, "rec1")
+	base := time.Now().Add(-time.Minute)
+	send := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			publish(t, c, "fleet/v1/rec1/telemetry", byte(i%2), false,
+				`{"ts":`+ms(base.Add(time.Duration(i)*time.Millisecond))+`,"battery_pct":50}`)
+		}
+	}
+	count := func(want int) {
+		t.Helper()
+		eventually(t, 5*time.Second, strconv.Itoa(want)+" points", func() bool { return len(e.sink.snapshot()) >= want })
+		time.Sleep(50 * time.Millisecond) // room for a duplicate to show up
+		if got := len(e.sink.snapshot()); got != want {
+			t.Fatalf("%d points, want %d", got, want)
+		}
+	}
+	send(0, 20)
+	count(20)
+
+	user, pass := e.broker.InternalCredentials()
+	svc, _, err := dial(e.url(), "fleetd-monitor", user, pass, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Disconnect(100)
+	var seen sync.Map
+	subscribe(t, svc, "fleet/v1/+/telemetry", func(_ paho.Client, m paho.Message) { seen.Store(string(m.Payload()), true) })
+	send(20, 20)
+	count(40)
+	eventually(t, 5*time.Second, "the service client's copies", func() bool {
+		n := 0
+		seen.Range(func(any, any) bool { n++; return true })
+		return n == 20
+	})
+}
+
+// failing is a Handler that gives up on every message.
+type failing struct{}
+
+func (failing) Handle(context.Context, devices.Message) error { return errors.New("shutting down") }
+
+// A QoS 1 message the Handler gives up on is not acknowledged, so the
+// device keeps it and sends it again; the drop is counted.
+func TestGivenUpMessageNotAcknowledged(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b, err := mqttbroker.New(mqttbroker.Config{Addr: "127.0.0.1:0"}, newRegister(), failing{}, reg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, _, err := dial("tcp://"+b.Addr(), "rec1", "rec1", "secret-rec1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(100)
+	payload := `{"ts":` + ms(time.Now()) + `,"battery_pct":50}`
+	if tok := c.Publish("fleet/v1/rec1/telemetry", 1, false, payload); tok.WaitTimeout(500 * time.Millisecond) {
+		t.Fatalf("QoS 1 publish acknowledged (err %v)", tok.Error())
+	}
+	publish(t, c, "fleet/v1/rec1/telemetry", 0, false, payload)
+	eventually(t, 5*time.Second, "drops counted", func() bool {
+		return metric(t, reg, "fleet_mqtt_broker_dropped_total", "reason", "handler") == 2
+	})
+}
