@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is everything fleetd is told at start. Each flag is also read
@@ -22,6 +23,9 @@ type Config struct {
 	MQTTPassword  string
 	RTSPAddr      string
 	PublicHost    string // host devices reach this service at, for URLs sent to them
+	WebRTCUDP     string // UDP address of the relay's WebRTC media; "" disables WebRTC
+	WebRTCTCP     string // ICE-TCP address for WebRTC; "" off
+	WebRTCIPs     string // comma-separated addresses advertised to browsers for WebRTC
 	AISUDP        string // shore-station NMEA over UDP; "" off
 	AISTCP        string // shore-station NMEA over TCP; "" off
 	Tiles         string // map tile URL template; "" draws the map without tiles
@@ -37,6 +41,23 @@ type Config struct {
 	LogLevel      slog.Level
 	Demo          bool
 	DemoOfficers  int
+
+	// VideoReaderSecret is the password of the relay's own RTSP readers
+	// (video.DefaultReaderUsername); "" makes a random one at each start.
+	VideoReaderSecret string
+
+	// GCPercent and MemoryLimit tune the garbage collector (see gc.go);
+	// GOGC and GOMEMLIMIT in the environment win over them. MemoryLimit is
+	// in bytes: 0 none, memoryLimitAuto a share of the machine's memory.
+	GCPercent   int
+	MemoryLimit int64
+
+	// EvidenceOrphanGrace is how old a stored file no item holds must be
+	// before the orphan sweep removes it.
+	EvidenceOrphanGrace time.Duration
+	// DockSpoolMaxIdle is how long a partial dock upload may receive
+	// nothing before it is removed.
+	DockSpoolMaxIdle time.Duration
 }
 
 // ParseConfig reads flags from args and the environment.
@@ -51,7 +72,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.MQTTUser, "mqtt-user", "", "username of the ingest consumer at the external broker")
 	fs.StringVar(&c.MQTTPassword, "mqtt-password", "", "password of the ingest consumer at the external broker")
 	fs.StringVar(&c.RTSPAddr, "rtsp", ":8554", "RTSP listen address of the video relay")
+	fs.StringVar(&c.VideoReaderSecret, "video-reader-secret", "", "password of the relay's own RTSP readers (user fleet-reader); default random")
 	fs.StringVar(&c.PublicHost, "public-host", "", "host name or address devices reach this service at (default: the host name)")
+	fs.StringVar(&c.WebRTCUDP, "webrtc-udp", ":8189", "UDP address of the video relay's WebRTC media, one port for every viewer; empty disables WebRTC")
+	fs.StringVar(&c.WebRTCTCP, "webrtc-tcp", "", "TCP address for WebRTC over ICE-TCP, for browsers whose UDP is blocked (off by default)")
+	fs.StringVar(&c.WebRTCIPs, "webrtc-ips", "", "comma-separated IP addresses advertised to browsers for WebRTC besides the local ones, e.g. a 1:1 NAT's public address (default: -public-host if it is an IP address)")
 	fs.StringVar(&c.AISUDP, "ais-udp", "", "listen for AIS NMEA from shore stations on this UDP address (off by default)")
 	fs.StringVar(&c.AISTCP, "ais-tcp", "", "listen for AIS NMEA from shore stations on this TCP address (off by default)")
 	fs.StringVar(&c.Tiles, "tiles", "", "map tile URL template, e.g. https://tiles.internal/{z}/{x}/{y}.png (default none: the map works offline)")
@@ -63,10 +88,16 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.InfluxOrg, "influx-org", "", "InfluxDB organisation")
 	fs.StringVar(&c.InfluxBucket, "influx-bucket", "telemetry/autogen", "InfluxDB bucket")
 	fs.StringVar(&c.Evidence, "evidence", "", "evidence store: s3://… or a directory (default DATA/evidence)")
+	fs.DurationVar(&c.EvidenceOrphanGrace, "evidence-orphan-grace", 24*time.Hour, "remove stored evidence files that no item holds once they are this old")
+	fs.DurationVar(&c.DockSpoolMaxIdle, "dock-spool-max-idle", 7*24*time.Hour, "remove partial dock uploads that received nothing for this long")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the first admin on an empty register (default: generated and printed once)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.Demo, "demo", false, "seed a demo province and run the device simulator against this service")
 	fs.IntVar(&c.DemoOfficers, "demo-officers", 300, "officers in the demo province")
+	fs.IntVar(&c.GCPercent, "gc-percent", defaultGCPercent, "garbage collector percent, as GOGC (which wins if set)")
+	c.MemoryLimit = memoryLimitAuto
+	fs.Func("memory-limit", "soft memory limit, as GOMEMLIMIT (which wins if set): a size such as 3GiB, off, or auto (the default: half of the machine's or the container's memory)",
+		func(v string) (err error) { c.MemoryLimit, err = parseMemoryLimit(v); return err })
 
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -90,6 +121,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("-log-level: %w", err)
+	}
+	if c.GCPercent <= 0 {
+		return c, fmt.Errorf("-gc-percent must be positive (GOGC=off turns the collector off)")
 	}
 	if c.DB == "" {
 		c.DB = filepath.Join(c.DataDir, "fleet.db")

@@ -26,6 +26,8 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Process-wide, so here and not in Main, which tests run in-process.
+	applyGC(cfg, os.Getenv, logger)
 
 	m := NewMain(cfg, logger, os.Stdout)
 	if err := m.Run(ctx); err != nil {

@@ -25,7 +25,7 @@ const adminPW = "admin-password-1"
 func startMain(t *testing.T, args ...string) *Main {
 	t.Helper()
 	args = append([]string{"-data", t.TempDir(), "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0",
-		"-rtsp", "127.0.0.1:0", "-admin-password", adminPW}, args...)
+		"-rtsp", "127.0.0.1:0", "-webrtc-udp", "127.0.0.1:0", "-admin-password", adminPW}, args...)
 	cfg, err := ParseConfig(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

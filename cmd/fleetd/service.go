@@ -304,7 +304,16 @@ func (m *Main) openEvidence(ctx context.Context) error {
 		m.logger.Error("evidence integrity problem", "report", r)
 	}, m.logger)
 	retention := fleet.NewRetentionSweep(vault, time.Hour, m.logger)
-	for name, sw := range map[string]*fleet.Sweep{"integrity sweep": integrity, "retention sweep": retention} {
+	orphanFiles := prometheus.NewCounter(prometheus.CounterOpts{Name: "fleet_evidence_orphan_files_removed_total",
+		Help: "Stored evidence files no item held, removed after the grace period."})
+	dock := m.dock
+	m.metrics.MustRegister(orphanFiles, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "fleet_dock_spool_abandoned_total", Help: "Partial dock uploads removed after receiving nothing for -dock-spool-max-idle."},
+		func() float64 { n, _ := dock.Removed(); return float64(n) }))
+	orphans := fleet.NewOrphanSweep(vault, 6*time.Hour, m.cfg.EvidenceOrphanGrace, func(fleet.BlobInfo) { orphanFiles.Inc() }, m.logger)
+	spoolSweep := fleet.NewTaskSweep("dock-spool", time.Hour, m.dock.IdleSweep(m.cfg.DockSpoolMaxIdle, m.logger), m.logger)
+	for name, sw := range map[string]*fleet.Sweep{"integrity sweep": integrity, "retention sweep": retention,
+		"orphan sweep": orphans, "dock spool sweep": spoolSweep} {
 		m.goRun(name, func(ctx context.Context) error { sw.Run(ctx); return nil }, nil)
 	}
 	return nil
@@ -336,11 +345,17 @@ func (m *Main) startVideo(context.Context) (err error) {
 	deps := video.Deps{Auth: m.register, Devices: m.register,
 		Auditor:   web.NewVideoAudit(m.register, m.logger.With("component", "video-audit")),
 		Authorize: m.api.AuthorizeVideo, Viewer: m.api.VideoViewer,
-		Logger: m.logger, Registry: m.metrics}
+		Recordings: web.RecordingVault{Vault: m.vault},
+		Logger:     m.logger, Registry: m.metrics}
 	if m.broker != nil {
 		deps.Starter = ingest.NewCommands(m.broker, m.pushURL)
 	}
-	if m.relay, err = video.New(video.Config{RTSPAddr: m.cfg.RTSPAddr}, deps); err != nil {
+	vcfg := video.Config{RTSPAddr: m.cfg.RTSPAddr, WebRTCUDPAddr: m.cfg.WebRTCUDP, ReaderSecret: m.cfg.VideoReaderSecret,
+		RecordDir: filepath.Join(m.cfg.DataDir, "recording")} // beside the evidence by default
+	if vcfg.WebRTCUDPAddr != "" {
+		vcfg.WebRTCTCPAddr, vcfg.WebRTCHostIPs = m.cfg.WebRTCTCP, m.webrtcIPs()
+	}
+	if m.relay, err = video.New(vcfg, deps); err != nil {
 		return err
 	}
 	if err := m.relay.Start(); err != nil {
@@ -348,7 +363,27 @@ func (m *Main) startVideo(context.Context) (err error) {
 	}
 	m.onClose(m.relay.Close)
 	m.api.MountVideo(m.relay)
+	// An SOS records the device's stream; closed before the relay.
+	sos := newSOSRecorder(m.relay, m.register, m.logger)
+	m.alerts.OnRaise(sos.raised)
+	m.onClose(sos.close)
 	return nil
+}
+
+// webrtcIPs are the addresses advertised in the relay's WebRTC candidates
+// besides its local ones: -webrtc-ips, else -public-host if it is an IP
+// address (a host name cannot be a candidate).
+func (m *Main) webrtcIPs() []string {
+	var ips []string
+	for _, ip := range strings.Split(m.cfg.WebRTCIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 && net.ParseIP(m.cfg.PublicHost) != nil {
+		ips = []string{m.cfg.PublicHost}
+	}
+	return ips
 }
 
 // pushURL is where a recorder pushes its stream: this host's RTSP port.
