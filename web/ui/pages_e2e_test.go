@@ -34,7 +34,8 @@ const (
 // TestCoverageAndEvidencePages drives the coverage page (with the coverage engine mounted) and
 // the evidence pages over a real vault: a dock station registered through the API offloads a
 // photo, which an administrator finds, views after giving a reason, sees in the chain of custody,
-// puts on hold, and verifies; dock stations are listed and one is registered from the page.
+// puts on hold, and verifies; the evidence page links to the dock page, where the station and
+// its offloaded file are listed and one is registered.
 func TestCoverageAndEvidencePages(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	svc := startServiceDeps(t, func(s *service, d *web.Deps) {
@@ -135,25 +136,31 @@ func TestCoverageAndEvidencePages(t *testing.T) {
 	b.do("open the review sample", chromedp.Click(chromedp.ID("ev-tab-review")))
 	b.waitText("#rs-result", "案件总数")
 
-	// Dock stations: the one registered through the API, and a new one whose secret shows once.
-	b.do("open the dock stations", chromedp.Click(chromedp.ID("ev-tab-dock")))
-	b.waitText("#dock-table", stationName)
-	b.waitText("#dock-recent", evidenceFile)
+	// Dock stations live on the dock page, which the evidence page links to: the one registered
+	// through the API with its offload's file, and a new one whose secret shows once.
+	b.waitText("#ev-docks-link", "采集站与上传进度")
+	b.do("open the dock page from the evidence page", chromedp.Click(chromedp.ID("ev-docks-link")))
+	b.waitText("#docks-stations", stationName)
+	b.do("open the offload's files", chromedp.Click(chromedp.CSS("#docks-offloads .docks-toggle")))
+	b.waitText("#docks-offloads", evidenceFile)
 	pageShot(b, "dock")
 	b.do("register a station",
-		chromedp.Click(chromedp.ID("dock-new")),
-		chromedp.SendKeys(chromedp.ID("dock-name"), "汉阳采集站"),
-		chromedp.Click(chromedp.ID("dock-save")),
-		chromedp.WaitVisible(chromedp.ID("dock-secret-dialog")))
-	if secret := b.value("dock-secret-value"); secret == "" {
+		chromedp.Click(chromedp.ID("docks-new")),
+		chromedp.SendKeys(chromedp.ID("docks-name"), "汉阳采集站"),
+		chromedp.Click(chromedp.ID("docks-save")),
+		chromedp.WaitVisible(chromedp.ID("docks-secret-dialog")))
+	b.waitText("#docks-secret-dialog", "只显示这一次")
+	if secret := b.value("docks-secret-value"); secret == "" {
 		t.Error("the station secret dialog shows no secret")
 	}
-	b.do("close the secret dialog", chromedp.Click(chromedp.ID("dock-secret-done")), chromedp.WaitNotPresent(chromedp.ID("dock-secret-dialog")))
-	b.waitText("#dock-table", "汉阳采集站")
+	b.do("close the secret dialog", chromedp.Click(chromedp.ID("docks-secret-done")), chromedp.WaitNotPresent(chromedp.ID("docks-secret-dialog")))
+	b.waitText("#docks-stations", "汉阳采集站")
 
 	// English: the same pages in the second language.
 	b.do("switch to English", chromedp.Click(chromedp.ID("lang-toggle")))
-	b.waitText("#ev-tab-dock", "Dock stations")
+	b.waitText("#docks-stations-title", "Dock stations")
+	b.do("back to the evidence page in English", chromedp.Click(chromedp.ID("nav-evidence")))
+	b.waitText("#ev-docks-link", "Dock stations and offloads")
 	b.do("open the coverage page in English", chromedp.Click(chromedp.ID("nav-coverage")))
 	b.waitText("#coverage-table", "Allocation rate")
 	b.do("switch back to Chinese", chromedp.Click(chromedp.ID("lang-toggle")))

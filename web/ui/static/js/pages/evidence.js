@@ -1,9 +1,10 @@
-// Evidence (证据) for legal/audit staff and administrators, and the dock stations (采集站) for
-// equipment managers: search the vault, open an item with its metadata and chain of custody,
-// play or download the untouched original (a written reason first; every view is logged),
-// legal hold and release, deletion by an administrator's written decision, the chain verifier,
-// the missing-records report (执法节点缺失记录) and the case review sample (案卷评查).
-import { h, clear, field, copyText } from '../dom.js';
+// Evidence (证据) for legal/audit staff and administrators: search the vault, open an item with
+// its metadata and chain of custody, play or download the untouched original (a written reason
+// first; every view is logged), legal hold and release, deletion by an administrator's written
+// decision, the chain verifier, the missing-records report (执法节点缺失记录) and the case review
+// sample (案卷评查). The dock stations and their offloads have their own page (#/docks); this
+// one links there for those who may see it.
+import { h, clear, field } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { get, post, api, items } from '../api.js';
 import { today, dateTime } from '../format.js';
@@ -11,16 +12,19 @@ import { fetchBlob, saveBlob } from '../download.js';
 import {
   Cursors, pager, emptyRow, loadingRow, errorBox, showError, badge, openDialog, toast, describeError, unitSelect,
 } from '../widgets.js';
+import { DOCK_ROLES } from './docks.js';
 
 const PAGE = 50;
 const READ_ROLES = ['admin', 'auditor'];
-const STATION_ROLES = ['admin', 'equipment_manager'];
 const MIME = { mp4: 'video/mp4', wav: 'audio/wav', aac: 'audio/aac', jpg: 'image/jpeg' };
 
 export default async function render(root, ctx) {
   const role = ctx.me?.user?.role || '';
   const canRead = READ_ROLES.includes(role);
-  const canStations = STATION_ROLES.includes(role);
+  // Stations and offloads are on the dock page: a link, not a second copy here.
+  const docksLink = DOCK_ROLES.includes(role)
+    ? h('a', { href: '#/docks', id: 'ev-docks-link', class: 'small', text: t('ev.docksLink') })
+    : null;
   try {
     await ctx.units.load();
   } catch {
@@ -28,9 +32,8 @@ export default async function render(root, ctx) {
   }
   const views = [];
   if (canRead) views.push(['search', searchView], ['missing', missingView], ['review', reviewView]);
-  if (canStations) views.push(['dock', dockView]);
   if (!views.length) {
-    clear(root, h('div', { class: 'placeholder', role: 'status', text: t('ev.noRole') }));
+    clear(root, h('div', { class: 'placeholder', role: 'status' }, h('p', { text: t('ev.noRole') }), docksLink));
     return;
   }
   const names = new Names();
@@ -55,7 +58,9 @@ export default async function render(root, ctx) {
     },
   }));
   clear(root, h('section', { class: 'register-main single', 'aria-labelledby': 'page-title' },
-    h('div', { role: 'tablist', class: 'tabs', 'aria-label': t('nav.evidence') }, tabs), panel));
+    h('div', { style: 'display:flex; flex-wrap:wrap; align-items:baseline; gap:12px' },
+      h('div', { role: 'tablist', class: 'tabs', style: 'flex:1', 'aria-label': t('nav.evidence') }, tabs), docksLink),
+    panel));
 
   function select(id) {
     active = id;
@@ -479,124 +484,4 @@ async function reviewView(panel, ctx) {
           h('td', { text: tr('caseStatus', c.status) }))) : emptyRow(5, t('ev.noCases'))))));
   }
   await load();
-}
-
-// ---------- dock stations (采集站) ----------
-
-async function dockView(panel, ctx, env) {
-  const cursors = new Cursors();
-  const COLS = 5;
-  const tbody = h('tbody', {}, loadingRow(COLS));
-  const pagerBox = h('div', {});
-  const recent = h('div', { id: 'dock-recent' });
-  const canManage = ctx.can('devices.manage');
-  const stationNames = new Map();
-  clear(panel,
-    h('div', { class: 'toolbar' },
-      h('div', { class: 'toolbar-left' }, h('p', { class: 'small muted', text: t('dock.hint') })),
-      h('div', { class: 'toolbar-right' }, canManage ? h('button', { type: 'button', class: 'btn primary', id: 'dock-new', text: t('dock.new'), onclick: () => registerDialog(ctx, load) }) : null)),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'dock-table' },
-      h('caption', { class: 'visually-hidden', text: t('dock.stations') }),
-      h('thead', {}, h('tr', {}, ['dock.name', 'ev.unit', 'dock.id', 'dock.state', 'dock.created'].map((k) => h('th', { scope: 'col', text: t(k) })))),
-      tbody)),
-    pagerBox,
-    env.canRead ? h('section', { class: 'card', 'aria-labelledby': 'dock-recent-title', style: 'margin-top:12px' },
-      h('div', { class: 'card-head' }, h('h2', { id: 'dock-recent-title', text: t('dock.recent') })), recent) : null);
-
-  async function load() {
-    clear(tbody, loadingRow(COLS));
-    let data;
-    try {
-      data = await get('/dock/stations', { limit: PAGE, after: cursors.current }, { signal: ctx.signal });
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      clear(tbody, h('tr', {}, h('td', { colspan: COLS }, errorOrUnavailable(err))));
-      return;
-    }
-    const list = items(data);
-    list.forEach((s) => stationNames.set(s.id, s.name));
-    cursors.next = data?.next || '';
-    clear(tbody, list.length ? list.map((s) => h('tr', {},
-      h('td', {}, h('strong', { text: s.name })),
-      h('td', { class: 'unit-cell', text: ctx.units.name(s.unit_id), title: ctx.units.trail(s.unit_id) }),
-      h('td', { class: 'mono small', text: s.id }),
-      h('td', {}, s.disabled ? badge(t('dock.disabled'), 'muted') : badge(t('dock.enabled'), 'ok')),
-      h('td', { class: 'nowrap', text: dateTime(s.created_at) }))) : emptyRow(COLS, t('dock.none')));
-    clear(pagerBox, pager({ hasPrev: cursors.page > 1, hasNext: Boolean(cursors.next), label: t('common.pageN', { n: cursors.page, count: list.length }) },
-      () => { cursors.back(); load(); }, () => { cursors.forward(); load(); }));
-  }
-
-  // There is no offload progress listing in the API: the latest ingested items stand in.
-  async function loadRecent() {
-    clear(recent, h('p', { class: 'muted', text: t('common.loading') }));
-    let list;
-    try {
-      list = items(await get('/evidence', { limit: 20 }, { signal: ctx.signal }));
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      clear(recent, errorOrUnavailable(err));
-      return;
-    }
-    list.sort((a, b) => (b.ingested_at || '').localeCompare(a.ingested_at || ''));
-    clear(recent, h('div', { class: 'table-wrap short' }, h('table', { class: 'grid compact', id: 'dock-recent-table' },
-      h('thead', {}, h('tr', {}, ['ev.ingestedAt', 'ev.file', 'ev.device', 'ev.station', 'ev.size'].map((k) => h('th', { scope: 'col', text: t(k) })))),
-      h('tbody', {}, list.length ? list.map((it) => h('tr', {},
-        h('td', { class: 'nowrap', text: dateTime(it.ingested_at) }),
-        h('td', { class: 'mono', text: it.file_name }),
-        h('td', {}, env.names.fill(h('span', { class: 'mono' }), 'device', it.device_id)),
-        h('td', { class: stationNames.has(it.station_id) ? null : 'mono small', text: stationNames.get(it.station_id) || it.station_id }),
-        h('td', { class: 'num', text: fmtSize(it.size_bytes) }))) : emptyRow(5, t('ev.none'))))));
-  }
-
-  await load();
-  if (env.canRead) await loadRecent();
-}
-
-function registerDialog(ctx, onDone) {
-  const name = h('input', { id: 'dock-name', required: true, maxlength: 64 });
-  const unit = unitSelect(ctx.units, ctx.units.selected() || ctx.units.roots[0]?.id);
-  unit.id = 'dock-unit';
-  const errors = h('div', {});
-  const save = h('button', { type: 'submit', class: 'btn primary', form: 'dock-form', id: 'dock-save', text: t('common.create') });
-  const form = h('form', {
-    id: 'dock-form', class: 'form-grid',
-    onsubmit: async (ev) => {
-      ev.preventDefault();
-      save.disabled = true;
-      try {
-        const ns = await post('/dock/stations', { name: name.value.trim(), unit_id: unit.value });
-        dlg.close();
-        stationSecretDialog(ns);
-        onDone();
-      } catch (err) {
-        showError(errors, err);
-        save.disabled = false;
-      }
-    },
-  }, field(t('dock.name'), name), field(t('ev.unit'), unit, { wide: true }), errors);
-  const dlg = openDialog({
-    title: t('dock.new'), medium: true, attrs: { id: 'dock-dialog' }, body: form,
-    actions: [h('button', { type: 'button', class: 'btn', text: t('common.cancel'), onclick: () => dlg.close() }), save],
-  });
-  name.focus();
-}
-
-// stationSecretDialog shows a new station's secret this once: the server keeps only its hash.
-function stationSecretDialog(ns) {
-  const value = h('input', { id: 'dock-secret-value', class: 'mono secret', readonly: true, value: ns.secret, 'aria-label': t('dock.secret'), onfocus: (ev) => ev.target.select() });
-  const copy = h('button', {
-    type: 'button', class: 'btn', text: t('common.copy'),
-    onclick: async () => toast(await copyText(ns.secret) ? t('common.copied') : t('dock.copyFailed'), 'info'),
-  });
-  const dlg = openDialog({
-    title: t('dock.secretTitle'), medium: true, dismissable: false, attrs: { id: 'dock-secret-dialog' },
-    body: [
-      h('div', { class: 'alert warn', role: 'alert' }, h('strong', { text: t('dock.secretWarn') })),
-      h('dl', { class: 'kv' }, h('dt', { text: t('dock.name') }), h('dd', { text: ns.name }),
-        h('dt', { text: t('dock.user') }), h('dd', { class: 'mono', id: 'dock-secret-id', text: ns.id })),
-      h('div', { class: 'field' }, h('label', { for: 'dock-secret-value', text: t('dock.secret') }), h('div', { class: 'input-row' }, value, copy)),
-    ],
-    actions: [h('button', { type: 'button', class: 'btn primary', id: 'dock-secret-done', text: t('dock.secretDone'), onclick: () => dlg.close() })],
-  });
-  value.focus();
 }
