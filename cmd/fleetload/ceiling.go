@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // ceilingConfig is the influx-ceiling mode: line protocol straight to
@@ -47,9 +49,9 @@ func runCeiling(ctx context.Context, cfg ceilingConfig, out io.Writer) error {
 	var firstErr atomic.Value
 
 	fmt.Fprintf(out, "influx-ceiling: %d writer(s), batches of %d, %d device tags, ≥ %s warm-up + %s; load average %s\n",
-		cfg.writers, cfg.batch, cfg.devices, cfg.warmup, cfg.duration, loadavg())
+		cfg.writers, cfg.batch, cfg.devices, cfg.warmup, cfg.duration, loadproc.Loadavg())
 	meter := newCPUMeter(env.pids())
-	loadBefore := loadavg()
+	loadBefore := loadproc.Loadavg()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -118,13 +120,13 @@ func runCeiling(ctx context.Context, cfg ceilingConfig, out io.Writer) error {
 	fmt.Fprintf(out, "\n%-28s %12.0f points/s  (%d points in %.1f s; %d batches in all, %d failed)\n",
 		"InfluxDB alone", rate, p1-p0, t1.Sub(t0).Seconds(), batches.Load(), failures.Load())
 	printUses(out, uses, busy)
-	fmt.Fprintf(out, "load average: before %s, after %s\n", loadBefore, loadavg())
+	fmt.Fprintf(out, "load average: before %s, after %s\n", loadBefore, loadproc.Loadavg())
 	if e, _ := firstErr.Load().(error); e != nil {
 		fmt.Fprintf(out, "first write error: %v\n", e)
 	}
 	iu := use(uses, "influxd")
 	fmt.Fprintf(out, "\nRESULT mode=influx-ceiling writers=%d batch=%d devices=%d points_per_s=%.0f influxd_cores=%.2f influxd_us_per_point=%.0f influxd_rss_mb=%.0f failed_batches=%d load=%q\n",
-		cfg.writers, cfg.batch, cfg.devices, rate, iu.cores, iu.cores*1e6/max(rate, 1), iu.peak, failures.Load(), loadavg())
+		cfg.writers, cfg.batch, cfg.devices, rate, iu.cores, iu.cores*1e6/max(rate, 1), iu.peak, failures.Load(), loadproc.Loadavg())
 	return nil
 }
 

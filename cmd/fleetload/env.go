@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // common is what every mode is told.
@@ -23,7 +25,7 @@ type env struct {
 	tempDir  bool
 	keep     bool
 	influx   *influxClient
-	children []*child // in start order
+	children []*loadproc.Child // in start order
 	named    map[string]int
 }
 
@@ -60,9 +62,9 @@ func openInflux(ctx context.Context, c common) (*env, error) {
 	return e, nil
 }
 
-func (e *env) add(c *child) {
+func (e *env) add(c *loadproc.Child) {
 	e.children = append(e.children, c)
-	e.named[c.name] = c.pid()
+	e.named[c.Name()] = c.PID()
 }
 
 func (e *env) pids() map[string]int { return e.named }
@@ -72,7 +74,7 @@ func (e *env) pids() map[string]int { return e.named }
 func (e *env) close() {
 	for i := len(e.children) - 1; i >= 0; i-- {
 		c := e.children[i]
-		if err := c.stop(30 * time.Second); err != nil {
+		if err := c.Stop(30 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, "fleetload:", err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lawfleet/fleet/fleet"
 	"github.com/lawfleet/fleet/fleet/sqlstore"
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // loadDevice is a registered device the tool may connect as.
@@ -101,7 +102,7 @@ var servingLine = regexp.MustCompile(`msg=serving http=(\S+) mqtt=(\S*)`)
 
 // fleetdProc is the service under test, a child process.
 type fleetdProc struct {
-	*child
+	*loadproc.Child
 	httpAddr, mqttAddr string
 }
 
@@ -116,13 +117,13 @@ func startFleetd(bin, dataDir, influxURL, mqttURL string, env []string) (*fleetd
 	} else {
 		args = append(args, "-mqtt", "127.0.0.1:0")
 	}
-	c, err := startChild("fleetd", bin, args, filepath.Join(filepath.Dir(dataDir), "fleetd.log"), env...)
+	c, err := loadproc.Start("fleetd", bin, args, filepath.Join(filepath.Dir(dataDir), "fleetd.log"), loadproc.Options{Env: env})
 	if err != nil {
 		return nil, err
 	}
-	f := &fleetdProc{child: c}
-	err = c.waitFor(time.Minute, func() error {
-		b, _ := os.ReadFile(c.logPath)
+	f := &fleetdProc{Child: c}
+	err = c.WaitFor(time.Minute, func() error {
+		b, _ := os.ReadFile(c.LogPath())
 		m := servingLine.FindSubmatch(b)
 		if m == nil {
 			return fmt.Errorf("no serving line yet")
@@ -131,7 +132,7 @@ func startFleetd(bin, dataDir, influxURL, mqttURL string, env []string) (*fleetd
 		return nil
 	})
 	if err != nil {
-		c.stop(15 * time.Second)
+		c.Stop(15 * time.Second)
 		return nil, err
 	}
 	return f, nil

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 const (
@@ -24,12 +26,12 @@ const (
 // home, no limit on values per tag: a fleet of 100,000 devices tagged by
 // id passes the default 100,000), waits until it answers and creates the
 // database.
-func startInfluxd(ctx context.Context, bin, dir string, snapshotMB int) (*child, *influxClient, error) {
-	httpPort, err := freePort()
+func startInfluxd(ctx context.Context, bin, dir string, snapshotMB int) (*loadproc.Child, *influxClient, error) {
+	httpPort, err := loadproc.FreePort()
 	if err != nil {
 		return nil, nil, err
 	}
-	rpcPort, err := freePort()
+	rpcPort, err := loadproc.FreePort()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,19 +64,19 @@ bind-address = "127.0.0.1:%[3]d"
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, nil, err
 	}
-	c, err := startChild("influxd", bin, []string{"run", "-config", path}, filepath.Join(dir, "influxd.log"))
+	c, err := loadproc.Start("influxd", bin, []string{"run", "-config", path}, filepath.Join(dir, "influxd.log"), loadproc.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
 	in := newInfluxClient(fmt.Sprintf("http://127.0.0.1:%d", httpPort), 4)
 	// Start-up takes about 6 s on an idle machine, much longer while
 	// others build: be generous.
-	if err := c.waitFor(2*time.Minute, func() error { return in.ping(ctx) }); err != nil {
-		c.stop(10 * time.Second)
+	if err := c.WaitFor(2*time.Minute, func() error { return in.ping(ctx) }); err != nil {
+		c.Stop(10 * time.Second)
 		return nil, nil, err
 	}
 	if err := in.exec(ctx, "CREATE DATABASE "+influxDatabase); err != nil {
-		c.stop(10 * time.Second)
+		c.Stop(10 * time.Second)
 		return nil, nil, err
 	}
 	return c, in, nil

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // ingestConfig is the ingest mode: devices over MQTT through fleetd to
@@ -91,8 +93,8 @@ type ingestRun struct {
 	brokerURL        string
 	brokerName       string // the process holding the device connections
 	brokerPID        int
-	idle, conn       procStat // the broker before and after the devices connected
-	self             procStat // this process with its clients connected
+	idle, conn       loadproc.Stat // the broker before and after the devices connected
+	self             loadproc.Stat // this process with its clients connected
 	connTook         time.Duration
 	conns            []*deviceConn
 	cst              connStats
@@ -190,7 +192,7 @@ func (r *ingestRun) startServices(ctx context.Context) error {
 	if r.fd, err = startFleetd(bin, dataDir, r.env.influx.url, mqttURL, cfg.fleetdEnv); err != nil {
 		return err
 	}
-	r.env.add(r.fd.child)
+	r.env.add(r.fd.Child)
 	if cfg.register == "api" {
 		logf("registering %d devices through the HTTP API", cfg.devices)
 		if r.devs, r.unit, r.regTook, err = registerViaAPI(ctx, "http://"+r.fd.httpAddr, cfg.devices, 8); err != nil {
@@ -213,7 +215,7 @@ func (r *ingestRun) startServices(ctx context.Context) error {
 	}
 	// The broker holds the device connections: fleetd's embedded one, or
 	// Mosquitto.
-	r.brokerName, r.brokerPID = "fleetd", r.fd.pid()
+	r.brokerName, r.brokerPID = "fleetd", r.fd.PID()
 	if pid, ok := r.env.pids()["mosquitto"]; ok {
 		r.brokerName, r.brokerPID = "mosquitto", pid
 	}
@@ -223,7 +225,7 @@ func (r *ingestRun) startServices(ctx context.Context) error {
 // connect connects the devices and picks the markers.
 func (r *ingestRun) connect(ctx context.Context) error {
 	cfg := r.cfg
-	r.idle, _ = readProc(r.brokerPID)
+	r.idle, _ = loadproc.Sample(r.brokerPID)
 	logf("connecting %d devices to %s", cfg.connections, r.brokerURL)
 	began := time.Now()
 	conns, err := connectDevices(ctx, r.brokerURL, cfg.client, r.devs[:cfg.connections], cfg.connectConc, &r.cst, r.st)
@@ -232,8 +234,8 @@ func (r *ingestRun) connect(ctx context.Context) error {
 	}
 	r.conns, r.connTook = conns, time.Since(began)
 	time.Sleep(time.Second) // let the connects settle before measuring memory
-	r.conn, _ = readProc(r.brokerPID)
-	r.self, _ = readProc(os.Getpid())
+	r.conn, _ = loadproc.Sample(r.brokerPID)
+	r.self, _ = loadproc.Sample(os.Getpid())
 
 	// Markers spread evenly over the devices, hence over the shards.
 	ids := make([]string, cfg.markers)
@@ -284,7 +286,7 @@ func (r *ingestRun) header() {
 	fmt.Fprintf(r.out, "  (the target, 100,000 devices each every 5 s, is 20,000 msg/s through %.0f× the connections)\n",
 		100000/float64(cfg.connections))
 	fmt.Fprintf(r.out, "series in InfluxDB before the run: %s\n", r.preloaded)
-	fmt.Fprintf(r.out, "window: %s after a %s warm-up; load average before: %s\n", cfg.duration, cfg.warmup, loadavg())
+	fmt.Fprintf(r.out, "window: %s after a %s warm-up; load average before: %s\n", cfg.duration, cfg.warmup, loadproc.Loadavg())
 }
 
 // watch scrapes fleetd every second, logs progress every five, and
@@ -316,7 +318,7 @@ func (r *ingestRun) watch(ctx context.Context) (windowResult, error) {
 		case <-done.C:
 			w.uses, w.busy = meter.read([]string{"fleetload", "fleetd", "mosquitto", "influxd"})
 			w.m1, _ = scrape(ctx, r.hc, r.fd.httpAddr)
-			w.loadEnd = loadavg()
+			w.loadEnd = loadproc.Loadavg()
 			return w, nil
 		case <-tick.C:
 			meter.sample()
@@ -345,7 +347,7 @@ func (r *ingestRun) startPerf() *exec.Cmd {
 	if r.cfg.perf == "" {
 		return nil
 	}
-	perf := exec.Command("perf", "record", "-F", "499", "-g", "-o", r.cfg.perf, "-p", strconv.Itoa(r.fd.pid()),
+	perf := exec.Command("perf", "record", "-F", "499", "-g", "-o", r.cfg.perf, "-p", strconv.Itoa(r.fd.PID()),
 		"--", "sleep", strconv.Itoa(int(r.cfg.duration.Seconds())))
 	perf.Stdout, perf.Stderr = io.Discard, os.Stderr
 	if err := perf.Start(); err != nil {
@@ -437,10 +439,10 @@ func (r *ingestRun) report(w windowResult, d drainResult) {
 		}
 		fmt.Fprintln(out)
 	}
-	perConn := float64(r.conn.rssKB-r.idle.rssKB) / float64(cfg.connections)
+	perConn := float64(r.conn.RSSKB-r.idle.RSSKB) / float64(cfg.connections)
 	fmt.Fprintf(out, "%s memory: %.0f MB before the devices connected, %.0f MB with %d connections: %.1f KB per connection, about %.0f MB at 100,000 (linear)\n",
-		r.brokerName, float64(r.idle.rssKB)/1024, float64(r.conn.rssKB)/1024, cfg.connections, perConn,
-		(float64(r.idle.rssKB)+perConn*100000)/1024)
+		r.brokerName, float64(r.idle.RSSKB)/1024, float64(r.conn.RSSKB)/1024, cfg.connections, perConn,
+		(float64(r.idle.RSSKB)+perConn*100000)/1024)
 	fmt.Fprintf(out, "fleetd's Go runtime at the end of the window: heap in use %.0f MB, goroutine stacks %.0f MB (%.0f goroutines), from the OS %.0f MB\n",
 		w.m1.sum("go_memstats_heap_inuse_bytes")/(1<<20), w.m1.sum("go_memstats_stack_inuse_bytes")/(1<<20),
 		w.m1.sum("go_goroutines"), w.m1.sum("go_memstats_sys_bytes")/(1<<20))
@@ -450,7 +452,7 @@ func (r *ingestRun) report(w windowResult, d drainResult) {
 	gcCycles := w.m1.sum("go_gc_duration_seconds_count") - w.m0.sum("go_gc_duration_seconds_count")
 	fmt.Fprintf(out, "fleetd's Go runtime in the window: %.0f bytes allocated per message handled, %.0f garbage collections\n",
 		allocPerMsg, gcCycles)
-	fmt.Fprintf(out, "fleetload memory with its %d %s clients: %.0f MB\n", cfg.connections, cfg.client, float64(r.self.rssKB)/1024)
+	fmt.Fprintf(out, "fleetload memory with its %d %s clients: %.0f MB\n", cfg.connections, cfg.client, float64(r.self.RSSKB)/1024)
 	fmt.Fprintf(out, "load average: before the window see above; at its end %s\n", w.loadEnd)
 
 	lossless := missing == 0 && d.countErr == nil && pending == 0 && r.cst.lost.Load() == 0 &&

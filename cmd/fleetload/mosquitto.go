@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // startMosquitto runs Mosquitto on a free loopback port. Devices connect
@@ -14,8 +16,8 @@ import (
 // the broker's authentication cost is not in these figures. Queues are
 // raised as INFRA.md advises, so that a lagging QoS 1 subscriber is not
 // silently dropped from.
-func startMosquitto(bin, dir string) (*child, string, error) {
-	port, err := freePort()
+func startMosquitto(bin, dir string) (*loadproc.Child, string, error) {
+	port, err := loadproc.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -32,12 +34,12 @@ max_queued_messages 100000
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, "", err
 	}
-	c, err := startChild("mosquitto", bin, []string{"-c", path}, filepath.Join(dir, "mosquitto.log"))
+	c, err := loadproc.Start("mosquitto", bin, []string{"-c", path}, filepath.Join(dir, "mosquitto.log"), loadproc.Options{})
 	if err != nil {
 		return nil, "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	err = c.waitFor(20*time.Second, func() error {
+	err = c.WaitFor(20*time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return err
@@ -45,7 +47,7 @@ max_queued_messages 100000
 		return conn.Close()
 	})
 	if err != nil {
-		c.stop(5 * time.Second)
+		c.Stop(5 * time.Second)
 		return nil, "", err
 	}
 	return c, "tcp://" + addr, nil

@@ -176,12 +176,3 @@ fleet_influx_spool_unacked_batches 0
 		t.Errorf("gauge %v", got)
 	}
 }
-
-func TestParseStatCPU(t *testing.T) {
-	// pid (comm) state ppid … utime stime: a name with spaces and ")".
-	line := "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 4 0 100 1000 200\n"
-	got, err := parseStatCPU([]byte(line))
-	if err != nil || got != 3*time.Second {
-		t.Errorf("cpu %v, %v", got, err)
-	}
-}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lawfleet/fleet/fleet"
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // relay is a relay under test, started as a child process: where the
@@ -25,7 +26,7 @@ import (
 // pusher's, stream K the marker's.
 type relay interface {
 	name() string
-	proc() *child
+	proc() *loadproc.Child
 	pushURL(i int) string // with credentials
 	rtspURL(i int) string // for readers, with credentials
 	hlsURL(i int) string  // multivariant playlist
@@ -78,7 +79,7 @@ var servingLine = regexp.MustCompile(`msg=serving http=(\S+) .*rtsp=(\S+)`)
 
 // fleetdRelay is fleetd with an embedded register of K+1 recorders.
 type fleetdRelay struct {
-	ch           *child
+	ch           *loadproc.Child
 	httpAddr     string
 	rtspAddr     string
 	token        string // an admin's session, for HLS and WHEP
@@ -111,7 +112,7 @@ func startFleetd(ctx context.Context, bin, dir string, streams int, extraEnv, ex
 	// the tool's peers use loopback only. (Its default, :8189 on every
 	// interface, would also clash between runs.)
 	if flags["webrtc-udp"] {
-		port, err := freeUDPPort()
+		port, err := loadproc.FreeUDPPort()
 		if err != nil {
 			return nil, err
 		}
@@ -119,13 +120,13 @@ func startFleetd(ctx context.Context, bin, dir string, streams int, extraEnv, ex
 		f.webrtc = true
 	}
 	args = append(args, extraArgs...)
-	ch, err := startChild("fleetd", bin, args, filepath.Join(dir, "fleetd.log"), env...)
+	ch, err := loadproc.Start("fleetd", bin, args, filepath.Join(dir, "fleetd.log"), loadproc.Options{Env: env})
 	if err != nil {
 		return nil, err
 	}
 	f.ch = ch
-	err = ch.waitFor(time.Minute, func() error {
-		b, _ := os.ReadFile(ch.logPath)
+	err = ch.WaitFor(time.Minute, func() error {
+		b, _ := os.ReadFile(ch.LogPath())
 		m := servingLine.FindSubmatch(b)
 		if m == nil {
 			return fmt.Errorf("no serving line yet")
@@ -137,7 +138,7 @@ func startFleetd(ctx context.Context, bin, dir string, streams int, extraEnv, ex
 		err = f.register(ctx, streams)
 	}
 	if err != nil {
-		ch.stop(15 * time.Second)
+		ch.Stop(15 * time.Second)
 		return nil, err
 	}
 	return f, nil
@@ -190,10 +191,10 @@ func (f *fleetdRelay) register(ctx context.Context, n int) error {
 	return nil
 }
 
-func (f *fleetdRelay) name() string    { return relayFleetd }
-func (f *fleetdRelay) proc() *child    { return f.ch }
-func (f *fleetdRelay) stop() error     { return f.ch.stop(30 * time.Second) }
-func (f *fleetdRelay) id(i int) string { return f.devs[i].ID }
+func (f *fleetdRelay) name() string          { return relayFleetd }
+func (f *fleetdRelay) proc() *loadproc.Child { return f.ch }
+func (f *fleetdRelay) stop() error           { return f.ch.Stop(30 * time.Second) }
+func (f *fleetdRelay) id(i int) string       { return f.devs[i].ID }
 
 func (f *fleetdRelay) pushURL(i int) string {
 	d := f.devs[i]

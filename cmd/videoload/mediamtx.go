@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // MediaMTX is the relay most people would pick, and it is built on the
@@ -89,7 +91,7 @@ func ensureMediaMTX(ctx context.Context, bin string, logf func(string, ...any)) 
 // HLS of a stream only once someone asks for it, as its users run it and
 // as fleetd does; -mediamtx-always-remux has it make HLS of every stream.
 type mediamtxRelay struct {
-	ch                *child
+	ch                *loadproc.Child
 	rtsp, hls, webrtc int
 	k                 int
 }
@@ -144,13 +146,13 @@ paths:
 func startMediaMTX(bin, dir string, k int, alwaysRemux bool) (*mediamtxRelay, error) {
 	m := &mediamtxRelay{k: k}
 	for _, p := range []*int{&m.rtsp, &m.hls, &m.webrtc} {
-		port, err := freePort()
+		port, err := loadproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		*p = port
 	}
-	udp, err := freeUDPPort()
+	udp, err := loadproc.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
@@ -158,12 +160,12 @@ func startMediaMTX(bin, dir string, k int, alwaysRemux bool) (*mediamtxRelay, er
 	if err := os.WriteFile(conf, fmt.Appendf(nil, mediamtxConfig, m.rtsp, m.hls, m.webrtc, udp, yesNo(alwaysRemux)), 0o644); err != nil {
 		return nil, err
 	}
-	ch, err := startChild("mediamtx", bin, []string{conf}, filepath.Join(dir, "mediamtx.log"))
+	ch, err := loadproc.Start("mediamtx", bin, []string{conf}, filepath.Join(dir, "mediamtx.log"), loadproc.Options{})
 	if err != nil {
 		return nil, err
 	}
 	m.ch = ch
-	err = ch.waitFor(30*time.Second, func() error {
+	err = ch.WaitFor(30*time.Second, func() error {
 		for _, p := range []int{m.rtsp, m.hls, m.webrtc} {
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second)
 			if err != nil {
@@ -174,7 +176,7 @@ func startMediaMTX(bin, dir string, k int, alwaysRemux bool) (*mediamtxRelay, er
 		return nil
 	})
 	if err != nil {
-		ch.stop(15 * time.Second)
+		ch.Stop(15 * time.Second)
 		return nil, err
 	}
 	return m, nil
@@ -187,9 +189,9 @@ func (m *mediamtxRelay) path(i int) string {
 	return fmt.Sprintf("s%d", i)
 }
 
-func (m *mediamtxRelay) name() string { return relayMediaMTX }
-func (m *mediamtxRelay) proc() *child { return m.ch }
-func (m *mediamtxRelay) stop() error  { return m.ch.stop(30 * time.Second) }
+func (m *mediamtxRelay) name() string          { return relayMediaMTX }
+func (m *mediamtxRelay) proc() *loadproc.Child { return m.ch }
+func (m *mediamtxRelay) stop() error           { return m.ch.Stop(30 * time.Second) }
 
 func (m *mediamtxRelay) pushURL(i int) string {
 	return fmt.Sprintf("rtsp://127.0.0.1:%d/%s", m.rtsp, m.path(i))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lawfleet/fleet/internal/loadproc"
 )
 
 // result is one relay's run.
@@ -103,7 +105,7 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	res := &result{relay: name, loadBefore: loadavg(), latency: map[string]*latencyResult{}}
+	res := &result{relay: name, loadBefore: loadproc.Loadavg(), latency: map[string]*latencyResult{}}
 	logf("%s: starting (load average %s)", name, res.loadBefore)
 	r, err := startRelay(ctx, cfg, name, dir)
 	if err != nil {
@@ -175,8 +177,8 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 		if waiting == 0 || time.Now().After(deadline) {
 			break
 		}
-		if r.proc().exited() {
-			return nil, fmt.Errorf("%s exited: %s", name, r.proc().logTail(20))
+		if r.proc().Exited() {
+			return nil, fmt.Errorf("%s exited: %s", name, r.proc().LogTail(20))
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return nil, err
@@ -188,7 +190,7 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 		return nil, err
 	}
 
-	relayG := &group{pids: func() []int { return []int{r.proc().pid()} }}
+	relayG := &group{pids: func() []int { return []int{r.proc().PID()} }}
 	pushG := &group{pids: push.pids}
 	toolG := &group{pids: func() []int { return []int{os.Getpid()} }}
 	groups := []*group{relayG, pushG, toolG}
@@ -201,7 +203,7 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 	for _, g := range groups {
 		g.reset()
 	}
-	busy0, _ := machineBusy()
+	busy0, _, _ := loadproc.MachineCPU()
 	start := time.Now()
 	for _, rec := range recs {
 		rec.setOn(true)
@@ -215,8 +217,8 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 		for _, g := range groups {
 			g.sample()
 		}
-		if r.proc().exited() {
-			return nil, fmt.Errorf("%s exited during the run: %s", name, r.proc().logTail(20))
+		if r.proc().Exited() {
+			return nil, fmt.Errorf("%s exited during the run: %s", name, r.proc().LogTail(20))
 		}
 	}
 	res.wall = time.Since(start)
@@ -224,7 +226,7 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 		rec.setOn(false)
 	}
 	res.relayUse, res.pusherUse, res.toolUse = relayG.read(res.wall), pushG.read(res.wall), toolG.read(res.wall)
-	if busy1, err := machineBusy(); err == nil {
+	if busy1, _, err := loadproc.MachineCPU(); err == nil {
 		res.machine = (busy1 - busy0).Seconds() / res.wall.Seconds()
 	}
 	frames1, bytes1 := counters(stats)
@@ -266,7 +268,7 @@ func runRelay(ctx context.Context, cfg config, name, workDir string, pat *patter
 	stopSrc()
 	wg.Wait()
 	push.stop()
-	res.loadAfter = loadavg()
+	res.loadAfter = loadproc.Loadavg()
 	return res, nil
 }
 
@@ -299,13 +301,13 @@ type pushers struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	cur      map[int]*child
+	cur      map[int]*loadproc.Child
 	restarts atomic.Int64
 }
 
 func startPushers(ctx context.Context, cfg config, r relay, pat *pattern, dir string, logf func(string, ...any)) *pushers {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pushers{cancel: cancel, cur: map[int]*child{}}
+	p := &pushers{cancel: cancel, cur: map[int]*loadproc.Child{}}
 	for i := range cfg.k {
 		args := []string{"-hide_banner", "-loglevel", "warning", "-re", "-stream_loop", "-1", "-i", pat.file,
 			"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", r.pushURL(i)}
@@ -327,11 +329,8 @@ func (p *pushers) supervise(ctx context.Context, i int, bin string, args []strin
 				return
 			}
 		}
-		mode := os.O_APPEND // a restart keeps its predecessor's last words
-		if n == 0 {
-			mode = os.O_TRUNC
-		}
-		ch, err := startChildLog(fmt.Sprintf("ffmpeg-%d", i), bin, args, log, mode)
+		// A restart appends: it keeps its predecessor's last words.
+		ch, err := loadproc.Start(fmt.Sprintf("ffmpeg-%d", i), bin, args, log, loadproc.Options{Append: n > 0})
 		if err != nil {
 			logf("pusher %d: %v", i, err)
 			continue
@@ -341,12 +340,12 @@ func (p *pushers) supervise(ctx context.Context, i int, bin string, args []strin
 		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			if err := ch.stop(5 * time.Second); err != nil {
+			if err := ch.Stop(5 * time.Second); err != nil {
 				logf("%v", err)
 			}
-		case <-ch.done:
+		case <-ch.Done():
 			if n == 0 || n%10 == 9 {
-				logf("pusher %d exited (%v): %s", i, ch.err, ch.logTail(2))
+				logf("pusher %d exited (%v): %s", i, ch.Err(), ch.LogTail(2))
 			}
 		}
 		p.mu.Lock()
@@ -360,7 +359,7 @@ func (p *pushers) pids() []int {
 	defer p.mu.Unlock()
 	out := make([]int, 0, len(p.cur))
 	for _, c := range p.cur {
-		out = append(out, c.pid())
+		out = append(out, c.PID())
 	}
 	return out
 }
