@@ -1,13 +1,8 @@
 package sqlstore_test
 
 import (
-	"database/sql"
-	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/lawfleet/fleet/fleet"
 	"github.com/lawfleet/fleet/fleet/sqlstore/sqltest"
@@ -23,26 +18,7 @@ import (
 func TestLiveEvidenceMigration(t *testing.T) {
 	sqltest.EachDSN(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
-		driver, dialect, dir := "sqlite", goose.DialectSQLite3, "migrations/sqlite"
-		if strings.HasPrefix(dsn, "postgres") {
-			driver, dialect, dir = "pgx", goose.DialectPostgres, "migrations/postgres"
-		}
-		raw, err := sql.Open(driver, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		p, err := goose.NewProvider(dialect, raw, os.DirFS(dir), goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.UpTo(ctx, 6); err != nil {
-			t.Fatalf("migrate to 6: %v", err)
-		}
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
+		seedAtVersion(t, dsn, 6, []seedStmt{
 			{`INSERT INTO units (id, parent_id, code, name, level, path, version) VALUES ('p', NULL, 'P', 'P', 'province', '/p/', 1)`, nil},
 			{`INSERT INTO devices (id, kind, serial, model, unit_id, status, firmware_version, rtsp_url, mmsi, secret_hash,
 				last_seen_at, created_at, version) VALUES ('d1', 'recorder', 'SN-1', 'M', 'p', 'in_stock', '1', '', '', 'h', NULL, 0, 1)`, nil},
@@ -56,12 +32,7 @@ func TestLiveEvidenceMigration(t *testing.T) {
 			{`INSERT INTO enforcement_cases (id, number, title, unit_id, status, opened_at, closed_at, created_by, created_at, version)
 				VALUES ('case_1', 'C-1', 'T', 'p', 'open', 0, NULL, 'u', 0, 1)`, nil},
 			{`INSERT INTO case_links (case_id, item_id, node_id, linked_by, linked_at) VALUES ('case_1', 'evd_1', '', 'u', 0)`, nil},
-		} {
-			if _, err := raw.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
-				t.Fatalf("%s: %v", stmt.sql, err)
-			}
-		}
-		raw.Close()
+		})
 
 		s := sqltest.Open(t, dsn) // applies the rest
 		var dock fleet.EvidenceItem

@@ -1,13 +1,8 @@
 package sqlstore_test
 
 import (
-	"database/sql"
-	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/lawfleet/fleet/fleet"
 	"github.com/lawfleet/fleet/fleet/sqlstore"
@@ -232,27 +227,8 @@ func TestOffloadProgress(t *testing.T) {
 func TestOffloadMigrationBackfills(t *testing.T) {
 	sqltest.EachDSN(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
-		driver, dialect, dir := "sqlite", goose.DialectSQLite3, "migrations/sqlite"
-		if strings.HasPrefix(dsn, "postgres") {
-			driver, dialect, dir = "pgx", goose.DialectPostgres, "migrations/postgres"
-		}
-		raw, err := sql.Open(driver, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		p, err := goose.NewProvider(dialect, raw, os.DirFS(dir), goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.UpTo(ctx, 7); err != nil {
-			t.Fatalf("migrate to 7: %v", err)
-		}
 		opened, ingested := at(2, 18, 0).UnixMilli(), at(2, 18, 3).UnixMilli()
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
+		seedAtVersion(t, dsn, 7, []seedStmt{
 			{`INSERT INTO units (id, parent_id, code, name, level, path, version) VALUES ('p', NULL, 'P', 'P', 'province', '/p/', 1)`, nil},
 			{`INSERT INTO devices (id, kind, serial, model, unit_id, status, firmware_version, rtsp_url, mmsi, secret_hash,
 				last_seen_at, created_at, version) VALUES ('d1', 'recorder', 'SN-1', 'M', 'p', 'in_stock', '1', '', '', 'h', NULL, 0, 1)`, nil},
@@ -264,12 +240,7 @@ func TestOffloadMigrationBackfills(t *testing.T) {
 				legal_hold, hold_reason, deleted_at, deleted_by, delete_reason, version)
 				VALUES ('evd_1', 'aa', 1234, 'mp4', 'a.mp4', 'd1', NULL, 'p', 'dock_1', 'off_1', 0, NULL, 0, NULL, NULL, $1,
 				'no_incident', '', NULL, NULL, $2, '', NULL, '', '', 1)`, []any{ingested, false}},
-		} {
-			if _, err := raw.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
-				t.Fatalf("%s: %v", stmt.sql, err)
-			}
-		}
-		raw.Close()
+		})
 
 		s := sqltest.Open(t, dsn)
 		got, _ := offloads(t, s, fleet.OffloadFilter{})

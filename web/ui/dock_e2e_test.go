@@ -9,15 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/lawfleet/fleet/fleet"
-	"github.com/lawfleet/fleet/fleet/blobstore/disk"
-	"github.com/lawfleet/fleet/ingest/dockspool"
 	"github.com/lawfleet/fleet/internal/testenv"
 	"github.com/lawfleet/fleet/web"
 )
@@ -70,22 +67,7 @@ func (s *dockStation) putRange(o fleet.Offload, name string, file []byte, from, 
 // station is registered from the page, its secret shown once.
 func TestDockPage(t *testing.T) {
 	chromium := testenv.Chromium(t)
-	svc := startServiceDeps(t, func(s *service, d *web.Deps) {
-		dir := t.TempDir()
-		blobs, err := disk.New(filepath.Join(dir, "evidence"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		spool, err := dockspool.New(filepath.Join(dir, "spool"), 8<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vault, err := fleet.NewVault(s.db, blobs, fleet.RetentionPolicy{}, time.Now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Evidence = web.EvidenceDeps{Vault: vault, Spool: spool}
-	}, nil)
+	svc := startServiceDeps(t, withVault(t), nil)
 	api := newAPIClient(t, svc.url)
 	api.send(http.MethodPost, "/api/v1/devices/"+svc.recorder.ID+"/checkout", fmt.Sprintf(`{"officer_id":%q}`, svc.officer.ID), nil)
 	st := &dockStation{t: t, base: svc.url}

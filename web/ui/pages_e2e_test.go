@@ -31,14 +31,10 @@ const (
 	cityName     = "武汉市交通运输综合执法支队"
 )
 
-// TestCoverageAndEvidencePages drives the coverage page (with the coverage engine mounted) and
-// the evidence pages over a real vault: a dock station registered through the API offloads a
-// photo, which an administrator finds, views after giving a reason, sees in the chain of custody,
-// puts on hold, and verifies; the evidence page links to the dock page, where the station and
-// its offloaded file are listed and one is registered.
-func TestCoverageAndEvidencePages(t *testing.T) {
-	chromium := testenv.Chromium(t)
-	svc := startServiceDeps(t, func(s *service, d *web.Deps) {
+// withVault gives the test server a real evidence vault: a disk blob store
+// and a dock spool (8 MiB files at most) in a temporary directory.
+func withVault(t *testing.T) func(*service, *web.Deps) {
+	return func(s *service, d *web.Deps) {
 		dir := t.TempDir()
 		blobs, err := disk.New(filepath.Join(dir, "evidence"))
 		if err != nil {
@@ -53,7 +49,17 @@ func TestCoverageAndEvidencePages(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.Evidence = web.EvidenceDeps{Vault: vault, Spool: spool}
-	}, nil, func(s *service, server *web.Server) {
+	}
+}
+
+// TestCoverageAndEvidencePages drives the coverage page (with the coverage engine mounted) and
+// the evidence pages over a real vault: a dock station registered through the API offloads a
+// photo, which an administrator finds, views after giving a reason, sees in the chain of custody,
+// puts on hold, and verifies; the evidence page links to the dock page, where the station and
+// its offloaded file are listed and one is registered.
+func TestCoverageAndEvidencePages(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	svc := startServiceDeps(t, withVault(t), nil, func(s *service, server *web.Server) {
 		web.MountCoverage(server, fleet.NewCoverage(s.db, fleet.CoverageConfig{}))
 	})
 	api := newAPIClient(t, svc.url)
